@@ -1,0 +1,60 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+INSTALLED := $(VENV)/.installed
+ASSETS := static/vendor/.built
+
+.PHONY: install assets run check test test-unit test-integration test-e2e bench browser lock clean
+
+install: $(INSTALLED) $(ASSETS)
+
+$(INSTALLED): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --constraint requirements.lock --editable '.[dev]'
+	touch $@
+
+assets: $(ASSETS)
+
+$(ASSETS): package.json package-lock.json static/build-assets.mjs
+	npm ci --no-audit --no-fund --loglevel=error
+	node static/build-assets.mjs
+	touch $@
+
+run: install
+	$(BIN)/dashboard run
+
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Debian's Chromium where apt is ours to use; Playwright's own download elsewhere.
+browser: install
+	@if [ -x /usr/bin/chromium ]; then echo "browser: /usr/bin/chromium"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; \
+	else $(BIN)/playwright install chromium; fi
+
+test: check browser
+	$(BIN)/pytest tests
+
+test-unit: install
+	$(BIN)/pytest tests/unit
+
+test-integration: install
+	$(BIN)/pytest tests/integration
+
+test-e2e: install browser
+	$(BIN)/pytest tests/e2e
+
+bench: install
+	$(BIN)/python bench/pi_vs_mpmath.py
+
+# Re-pin the Python dependencies after changing pyproject.toml.
+lock:
+	$(BIN)/pip freeze --exclude-editable | grep -v '^dashboard' > requirements.lock
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor var test-artifacts

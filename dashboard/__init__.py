@@ -1,0 +1,1 @@
+"""dashboard: a live operations page for background work."""

@@ -1,0 +1,75 @@
+"""The web application: `create_app()` is the factory uvicorn serves."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+
+from dashboard.db import make_engine
+from dashboard.errors import install_error_handlers
+from dashboard.hub import EventHub
+from dashboard.rendering import make_templates
+from dashboard.routes import health, host_api, pages, streams, submit, tasks_api
+from dashboard.sampler import HostSampler
+from dashboard.services import Services
+from dashboard.settings import Settings, get_settings
+from dashboard.streaming import HTML, JSON, format_json, html_formatter
+from dashboard.worker import app as celery_app
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+log = logging.getLogger(__name__)
+
+
+def build_services(settings: Settings) -> Services:
+    templates = make_templates()
+    async_redis = AsyncRedis.from_url(settings.effective_redis_url, health_check_interval=30)
+    hub = EventHub(async_redis, {HTML: html_formatter(templates), JSON: format_json})
+    return Services(
+        settings=settings,
+        engine=make_engine(settings.effective_database_url),
+        redis=Redis.from_url(settings.effective_redis_url, health_check_interval=30),
+        async_redis=async_redis,
+        celery=celery_app,
+        templates=templates,
+        hub=hub,
+        sampler=HostSampler(hub.publish),
+    )
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    services: Services = app.state.services
+    background = [
+        asyncio.create_task(services.hub.run(), name="event-log-reader"),
+        asyncio.create_task(services.sampler.run(), name="host-sampler"),
+    ]
+    try:
+        yield
+    finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await services.async_redis.aclose()
+        services.redis.close()
+        services.engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="dashboard",
+        summary="Live operations page for background work: tasks, host gauges and progress.",
+        lifespan=lifespan,
+    )
+    app.state.services = build_services(settings)
+    install_error_handlers(app)
+    for module in (pages, submit, tasks_api, host_api, streams, health):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,211 @@
+"""The `dashboard` command: `run` supervises everything; `web`, `worker`, `migrate` run one role.
+
+`dashboard run` is the embedded default (`make run`): one process tree with a private Redis
+(unless REDIS_URL is set), the database migrated, a worker and the web server, each a child
+started as `python -m dashboard <role>` with the same environment, plus REDIS_URL. A real
+deployment runs the single roles instead, each under its own process manager.
+
+Heavy imports (uvicorn, Celery, Alembic) happen inside the command that needs them, so each
+role loads only what it runs.
+"""
+
+import argparse
+import logging
+import logging.config
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from pydantic import ValidationError
+
+from dashboard.redisserver import EmbeddedRedis, RedisStartError
+from dashboard.settings import Settings, get_settings
+from dashboard.supervisor import ChildSpec, StopPlan, Supervisor, role_command
+
+log = logging.getLogger(__name__)
+
+# uvicorn waits this long for open connections (SSE streams never end on their own).
+WEB_GRACEFUL_SECONDS = 5
+WEB_STOP: StopPlan = ((signal.SIGTERM, WEB_GRACEFUL_SECONDS + 5.0),)
+# SIGTERM is Celery's warm shutdown: it waits for running tasks, which may take an hour. After
+# a while SIGQUIT starts the cold shutdown: tasks get worker_soft_shutdown_timeout to finish,
+# then are cancelled and their (late-acknowledged) messages go back to the queue.
+WORKER_STOP: StopPlan = ((signal.SIGTERM, 10.0), (signal.SIGQUIT, 15.0))
+REDIS_STOP: StopPlan = ((signal.SIGTERM, 10.0),)
+WEB_UP_TIMEOUT_SECONDS = 60.0
+ROLE_NAMES = {"run": "supervisor"}
+
+
+def logging_config(role: str, level: str) -> dict[str, Any]:
+    """One plain format for every process, naming its role, so interleaved lines stay legible."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "plain": {
+                "format": f"%(asctime)s %(levelname)-7s {role}[%(process)d] %(name)s: %(message)s"
+            }
+        },
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": level.upper()},
+        # Alembic lists its plugins at INFO on every start; the migrations it runs stay visible.
+        "loggers": {"alembic.runtime.plugins": {"level": "WARNING"}},
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    command = _parser().parse_args(argv).command
+    role = ROLE_NAMES.get(command, command)
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        logging.config.dictConfig(logging_config(role, "INFO"))
+        log.error("invalid settings: %s", error)
+        sys.exit(2)
+    logging.config.dictConfig(logging_config(role, settings.log_level))
+    try:
+        sys.exit(COMMANDS[command](settings))
+    except RedisStartError as error:  # its message says what to look at; no traceback needed
+        log.error("%s", error)
+        sys.exit(1)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dashboard",
+        description="Live operations page for background work. Settings come from the "
+        "environment (HOST, PORT, DASHBOARD_STATE_DIR, REDIS_URL, DATABASE_URL, ...).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("run", help="run everything in one supervised process tree")
+    commands.add_parser("web", help="serve the web application with uvicorn")
+    commands.add_parser("worker", help="run a Celery worker")
+    commands.add_parser("migrate", help="apply the database migrations")
+    return parser
+
+
+def run(settings: Settings) -> int:
+    """Embedded Redis (unless REDIS_URL is set), migrations, recovery, worker, web; supervised."""
+    state_dir = _prepare_state_dir(settings)
+    env = {**os.environ, "DASHBOARD_STATE_DIR": str(state_dir)}
+    with Supervisor() as supervisor:
+        redis_url = settings.redis_url or _start_embedded_redis(supervisor, state_dir)
+        env["REDIS_URL"] = redis_url
+        _migrate(settings.effective_database_url)
+        _recover(env, embedded=not settings.redis_url)
+        if not supervisor.stop_requested:  # a Ctrl-C during the migrations starts nothing more
+            supervisor.start(ChildSpec("worker", role_command("worker"), env, WORKER_STOP))
+            supervisor.start(ChildSpec("web", role_command("web"), env, WEB_STOP))
+            _announce(supervisor, settings, state_dir)
+        return supervisor.run()
+
+
+def web(settings: Settings) -> int:
+    """uvicorn serving the app factory; stops gracefully on SIGTERM or Ctrl-C."""
+    import uvicorn
+
+    uvicorn.run(
+        "dashboard.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.web_concurrency,
+        timeout_graceful_shutdown=WEB_GRACEFUL_SECONDS,
+        # uvicorn applies it again in each of its worker processes.
+        log_config=logging_config("web", settings.log_level),
+        access_log=False,
+    )
+    return 0
+
+
+def worker(settings: Settings) -> int:
+    """A standard Celery worker, as `celery -A dashboard.worker worker` would start it."""
+    from dashboard.worker import app
+
+    # Celery's stubs say start() never returns; it returns the worker's exit code.
+    start = cast(Callable[[list[str]], int | None], app.start)
+    argv = [
+        "worker",
+        f"--loglevel={settings.log_level.upper()}",
+        f"--concurrency={settings.worker_concurrency}",
+        # The default node name, celery@host, clashes when two workers share a host.
+        f"--hostname=worker-{os.getpid()}@%h",
+    ]
+    return start(argv) or 0
+
+
+def migrate(settings: Settings) -> int:
+    """Brings the database to the latest Alembic revision."""
+    _prepare_state_dir(settings)
+    _migrate(settings.effective_database_url)
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Settings], int]] = {
+    "run": run,
+    "web": web,
+    "worker": worker,
+    "migrate": migrate,
+}
+
+
+def _prepare_state_dir(settings: Settings) -> Path:
+    state_dir = settings.state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return state_dir
+
+
+def _start_embedded_redis(supervisor: Supervisor, state_dir: Path) -> str:
+    server = EmbeddedRedis(state_dir)
+    process = supervisor.start(ChildSpec("redis", server.command(), stop=REDIS_STOP))
+    server.wait_ready(process)
+    log.info("embedded redis-server is up on %s (files in %s)", server.url, server.dir)
+    return server.url
+
+
+def _migrate(database_url: str) -> None:
+    from dashboard import migrate as migrations
+
+    migrations.upgrade(database_url)
+
+
+def _recover(env: dict[str, str], *, embedded: bool) -> None:
+    """Re-queues or closes the tasks a previous run left active, before any worker starts."""
+    from dashboard.reconciliation import recover_at_start
+    from dashboard.worker import app
+
+    # The supervisor reads the same settings its children will (REDIS_URL may be new).
+    os.environ.update(env)
+    get_settings.cache_clear()
+    recover_at_start(app, embedded=embedded)
+
+
+def _announce(supervisor: Supervisor, settings: Settings, state_dir: Path) -> None:
+    """Logs that the dashboard is up once the web server accepts connections."""
+    if supervisor.wait_for(
+        lambda: _accepts_connections(settings.host, settings.port), WEB_UP_TIMEOUT_SECONDS
+    ):
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host
+        log.info("dashboard is up on http://%s:%d (state in %s)", host, settings.port, state_dir)
+    elif not supervisor.stop_requested:
+        log.warning("the web server is not accepting connections on port %d yet", settings.port)
+
+
+def _accepts_connections(host: str, port: int) -> bool:
+    # A wildcard address is not one to connect to; its loopback twin is.
+    target = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    try:
+        with socket.create_connection((target, port), timeout=1.0):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,155 @@
+"""Data access for tasks: keyword-only functions that know nothing of HTTP or Celery."""
+
+import base64
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from dashboard.models import ACTIVE_STATES, FINAL_STATES, Task, TaskState, utcnow
+
+
+def create_task(
+    session: Session, *, task_id: str, kind: str, params: dict[str, Any], owner_id: int | None
+) -> Task:
+    task = Task(id=task_id, kind=kind, params=params, owner_id=owner_id, state=TaskState.QUEUED)
+    session.add(task)
+    session.commit()
+    session.refresh(task)
+    return task
+
+
+def get_task(session: Session, *, task_id: str) -> Task | None:
+    return session.get(Task, task_id)
+
+
+def mark_started(
+    session: Session, *, task_id: str, kind: str, params: dict[str, Any], worker: str
+) -> Task | None:
+    """Records a start; a task already final (a late redelivery) is left as it is."""
+    now = utcnow()
+    values = {"state": TaskState.STARTED, "started_at": now, "worker": worker}
+    insert_values = {"id": task_id, "kind": kind, "params": params, "queued_at": now}
+    _upsert(
+        session,
+        insert={**insert_values, **values, "attempts": 1},
+        update={**values, "attempts": col(Task.attempts) + 1},
+        only_if_active=True,
+    )
+    return get_task(session, task_id=task_id)
+
+
+def record_final(
+    session: Session,
+    *,
+    task_id: str,
+    kind: str,
+    params: dict[str, Any],
+    state: TaskState,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> Task | None:
+    """Upserts the final state keyed by task id, so a redelivered task never adds a row."""
+    now = utcnow()
+    values = {"state": state, "result": result, "error": error, "finished_at": now}
+    _upsert(
+        session,
+        insert={"id": task_id, "kind": kind, "params": params, "queued_at": now, **values},
+        update=values,
+        only_if_active=False,
+    )
+    return get_task(session, task_id=task_id)
+
+
+def close_if_active(
+    session: Session, *, task_id: str, queued_before: datetime, error: str
+) -> Task | None:
+    """Ends a task that can no longer run as FAILURE; returns None if it was not active."""
+    statement = (
+        update(Task)
+        .where(col(Task.id) == task_id)
+        .where(col(Task.state).in_(ACTIVE_STATES))
+        .where(col(Task.queued_at) < queued_before)
+        .values(state=TaskState.FAILURE, error=error, finished_at=utcnow())
+    )
+    changed = session.exec(statement).rowcount
+    session.commit()
+    return get_task(session, task_id=task_id) if changed else None
+
+
+def _upsert(
+    session: Session, *, insert: dict[str, Any], update: dict[str, Any], only_if_active: bool
+) -> None:
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    table: Any = Task.__table__  # type: ignore[attr-defined]
+    where = col(Task.state).in_(ACTIVE_STATES) if only_if_active else None
+    statement = module.insert(table).values(**insert)
+    statement = statement.on_conflict_do_update(index_elements=["id"], set_=update, where=where)
+    session.exec(statement)
+    session.commit()
+    session.expire_all()
+
+
+def list_active(session: Session, *, owner_id: int | None = None, limit: int = 500) -> list[Task]:
+    query = select(Task).where(col(Task.state).in_(ACTIVE_STATES))
+    query = query.order_by(col(Task.queued_at).desc(), col(Task.id).desc()).limit(limit)
+    return list(session.exec(query))
+
+
+def page_tasks(
+    session: Session,
+    *,
+    states: Sequence[TaskState],
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Task], str | None]:
+    """A page of tasks, newest first, and the cursor of the next page (None on the last).
+
+    Final tasks are ordered by when they finished, active ones by when they were queued.
+    Keyset pagination: a cursor names the last row seen, so pages stay stable while rows arrive.
+    """
+    order_column = col(Task.finished_at) if _all_final(states) else col(Task.queued_at)
+    query = select(Task).where(col(Task.state).in_(states))
+    if cursor:
+        moment, task_id = decode_cursor(cursor)
+        query = query.where(
+            or_(order_column < moment, and_(order_column == moment, col(Task.id) < task_id))
+        )
+    query = query.order_by(order_column.desc(), col(Task.id).desc()).limit(limit + 1)
+    rows = list(session.exec(query))
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    moment_of_last = last.finished_at if _all_final(states) else last.queued_at
+    assert moment_of_last is not None
+    return rows[:limit], encode_cursor(moment_of_last, last.id)
+
+
+def _all_final(states: Sequence[TaskState]) -> bool:
+    return all(state in FINAL_STATES for state in states)
+
+
+def encode_cursor(moment: datetime, task_id: str) -> str:
+    raw = f"{moment.isoformat()}|{task_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Raises ValueError for a cursor this module did not make."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        moment, task_id = base64.urlsafe_b64decode(padded).decode().split("|", 1)
+        return datetime.fromisoformat(moment), task_id
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ValueError("not a cursor from this API") from error
+
+
+def active_task_ids(engine: Engine) -> list[tuple[str, str | None]]:
+    """Ids and workers of every task SQL still shows as active (for recovery after restarts)."""
+    with Session(engine) as session:
+        query = select(Task.id, Task.worker).where(col(Task.state).in_(ACTIVE_STATES))
+        return [(task_id, worker) for task_id, worker in session.exec(query)]

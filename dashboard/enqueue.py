@@ -1,0 +1,64 @@
+"""Starting a task: the row, the event and the Celery message, in that order.
+
+The row comes first, so a worker that picks the message up at once always finds it, and the
+task id is the same in SQL, in the event log and in Celery. If the broker refuses the
+message, the row is closed as FAILURE with the reason instead of staying QUEUED forever.
+"""
+
+import uuid
+from typing import Any
+
+from celery import Celery
+from kombu.exceptions import OperationalError
+from redis import Redis
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from dashboard import crud
+from dashboard.events import append_task
+from dashboard.models import TaskState, TaskView
+
+
+class BrokerUnavailable(RuntimeError):
+    """The task could not be queued; its row records why."""
+
+
+def enqueue(
+    *,
+    engine: Engine,
+    redis: Redis,
+    celery_app: Celery,
+    kind: str,
+    params: dict[str, Any],
+    owner_id: int | None,
+    event_log_length: int,
+) -> TaskView:
+    task_id = str(uuid.uuid4())
+    with Session(engine, expire_on_commit=False) as session:
+        row = crud.create_task(
+            session, task_id=task_id, kind=kind, params=params, owner_id=owner_id
+        )
+    view = TaskView.from_row(row)
+    append_task(redis, view, max_length=event_log_length)
+    try:
+        celery_app.send_task(f"dashboard.{kind}", kwargs=params, task_id=task_id)
+    except OperationalError as error:
+        _record_refusal(engine, redis, view, event_log_length, error)
+        raise BrokerUnavailable(f"the task queue is unreachable: {error}") from error
+    return view
+
+
+def _record_refusal(
+    engine: Engine, redis: Redis, view: TaskView, event_log_length: int, error: Exception
+) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        row = crud.record_final(
+            session,
+            task_id=view.id,
+            kind=view.kind,
+            params=view.params,
+            state=TaskState.FAILURE,
+            error=f"could not be queued: {error}",
+        )
+    if row is not None:
+        append_task(redis, TaskView.from_row(row), max_length=event_log_length)

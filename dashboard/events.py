@@ -1,0 +1,117 @@
+"""The event log: a Redis Stream that every process appends to and every web process reads.
+
+No FastAPI here, so the worker uses it too. Stream entry ids double as SSE event ids, which
+is what lets a reconnecting browser say where it stopped (Last-Event-ID) and be sent exactly
+what it missed. The stream is capped (approximately, which is cheap for Redis) at the
+configured length: a client that was away for longer than that window gets a fresh snapshot.
+"""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+
+from dashboard.models import TaskView
+
+STREAM_KEY = "dashboard:events"
+
+
+class EventType:
+    TASK = "task"
+    HOST = "host"
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    data: dict[str, Any]
+    owner_id: int | None = None
+    # The stream entry id; None for events that never enter the log (host gauges).
+    id: str | None = None
+    public: bool = field(default=False)
+
+    def visible_to(self, owner_id: int | None) -> bool:
+        return self.public or self.owner_id == owner_id
+
+
+def append_event(redis: Redis, event: Event, *, max_length: int) -> str:
+    fields = _fields(event)
+    entry_id: Any = redis.xadd(STREAM_KEY, fields, maxlen=max_length, approximate=True)  # type: ignore[arg-type]
+    return _text(entry_id)
+
+
+def append_task(redis: Redis, view: TaskView, *, max_length: int) -> str:
+    """Appends a task's current view, visible to its owner."""
+    event = Event(type=EventType.TASK, data=view.model_dump(mode="json"), owner_id=view.owner_id)
+    return append_event(redis, event, max_length=max_length)
+
+
+def _fields(event: Event) -> dict[str, str]:
+    owner = "" if event.owner_id is None else str(event.owner_id)
+    return {"type": event.type, "owner": owner, "data": json.dumps(event.data, default=str)}
+
+
+def parse_entry(entry_id: bytes | str, fields: dict[Any, Any]) -> Event:
+    values = {_text(key): _text(value) for key, value in fields.items()}
+    owner = values.get("owner") or None
+    return Event(
+        type=values["type"],
+        data=json.loads(values["data"]),
+        owner_id=int(owner) if owner else None,
+        id=_text(entry_id),
+    )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def id_key(entry_id: str) -> tuple[int, int]:
+    """Orders stream ids numerically ("10-0" comes after "9-5"); raises ValueError if malformed."""
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+def is_valid_id(entry_id: str) -> bool:
+    try:
+        id_key(entry_id)
+    except ValueError:
+        return False
+    return True
+
+
+# redis-py types its replies for both protocols at once; these are RESP2 replies:
+# XRANGE gives [(id, fields), ...] and XREAD gives [[stream, [(id, fields), ...]], ...].
+async def last_id(redis: AsyncRedis) -> str:
+    """The id of the newest entry, or "0-0" for an empty log."""
+    entries: Any = await redis.xrevrange(STREAM_KEY, count=1)
+    return _text(entries[0][0]) if entries else "0-0"
+
+
+async def first_id(redis: AsyncRedis) -> str | None:
+    entries: Any = await redis.xrange(STREAM_KEY, count=1)
+    return _text(entries[0][0]) if entries else None
+
+
+async def read_after(redis: AsyncRedis, after_id: str, *, count: int = 1000) -> list[Event]:
+    """Entries strictly after `after_id`, oldest first, at most `count` of them."""
+    entries: Any = await redis.xrange(STREAM_KEY, min=f"({after_id}", count=count)
+    return [parse_entry(entry_id, fields) for entry_id, fields in entries]
+
+
+async def wait_after(redis: AsyncRedis, after_id: str, *, block_ms: int) -> list[Event]:
+    """Blocks until entries after `after_id` arrive (or the timeout passes)."""
+    reply: Any = await redis.xread({STREAM_KEY: after_id}, block=block_ms, count=500)
+    return [parse_entry(entry_id, fields) for _, entries in reply for entry_id, fields in entries]
+
+
+async def can_resume_from(redis: AsyncRedis, after_id: str) -> bool:
+    """True when every entry after `after_id` is still in the log (none trimmed away)."""
+    if not is_valid_id(after_id):
+        return False
+    oldest, newest = await first_id(redis), await last_id(redis)
+    if oldest is None:
+        return False
+    return id_key(oldest) <= id_key(after_id) <= id_key(newest)

@@ -1,0 +1,97 @@
+"""Records each task's start and end in SQL and in the event log, through Celery signals.
+
+The signals run inside the pool process that runs the task. The view kept per running task
+is what progress events are built from, so a progress tick costs no database query.
+"""
+
+import logging
+from typing import Any
+
+from celery import Task as CeleryTask
+from celery import states as celery_states
+from celery.signals import task_postrun, task_prerun, worker_process_init
+from sqlmodel import Session
+
+from dashboard import crud, runtime
+from dashboard.models import Progress, TaskState, TaskView
+
+log = logging.getLogger(__name__)
+AnyTask = CeleryTask[Any, Any]
+TASK_PREFIX = "dashboard."
+_running: dict[str, TaskView] = {}
+
+
+def kind_of(task: AnyTask) -> str | None:
+    name = task.name or ""
+    return name.removeprefix(TASK_PREFIX) if name.startswith(TASK_PREFIX) else None
+
+
+@worker_process_init.connect
+def _fresh_connections(**_: Any) -> None:
+    runtime.reset_after_fork()
+
+
+@task_prerun.connect
+def record_start(task_id: str, task: AnyTask, kwargs: dict[str, Any], **_: Any) -> None:
+    kind = kind_of(task)
+    if kind is None:
+        return
+    worker = task.request.hostname or "unknown"
+    with Session(runtime.engine(), expire_on_commit=False) as session:
+        row = crud.mark_started(
+            session, task_id=task_id, kind=kind, params=dict(kwargs), worker=worker
+        )
+    if row is None or TaskState(row.state).is_final:
+        return
+    view = TaskView.from_row(row)
+    _running[task_id] = view
+    runtime.publish_task(view)
+
+
+@task_postrun.connect
+def record_end(
+    task_id: str, task: AnyTask, kwargs: dict[str, Any], retval: Any, state: str, **_: Any
+) -> None:
+    kind = kind_of(task)
+    _running.pop(task_id, None)
+    if kind is None or state not in (celery_states.SUCCESS, celery_states.FAILURE):
+        return  # ignored (already final) or retrying: nothing final to record
+    succeeded = state == celery_states.SUCCESS
+    with Session(runtime.engine(), expire_on_commit=False) as session:
+        row = crud.record_final(
+            session,
+            task_id=task_id,
+            kind=kind,
+            params=dict(kwargs),
+            state=TaskState.SUCCESS if succeeded else TaskState.FAILURE,
+            result=retval if succeeded and isinstance(retval, dict) else None,
+            error=None if succeeded else describe_error(retval),
+        )
+    if row is not None:
+        runtime.publish_task(TaskView.from_row(row))
+
+
+def describe_error(error: Any) -> str:
+    if isinstance(error, BaseException):
+        text = str(error)
+        return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return str(error)
+
+
+def report_progress(task: AnyTask, percent: float, intermediate: str) -> None:
+    """One throttled progress tick: a Celery PROGRESS state and an event."""
+    task_id = task.request.id or ""
+    progress = Progress(percent=round(percent, 2), intermediate=intermediate)
+    task.update_state(state=TaskState.PROGRESS.value, meta=progress.model_dump())
+    view = _running.get(task_id)
+    if view is None:
+        return
+    view = view.model_copy(update={"state": TaskState.PROGRESS, "progress": progress})
+    _running[task_id] = view
+    runtime.publish_task(view)
+
+
+def already_final(task_id: str) -> bool:
+    with Session(runtime.engine()) as session:
+        row = crud.get_task(session, task_id=task_id)
+    return row is not None and TaskState(row.state).is_final

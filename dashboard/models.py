@@ -1,0 +1,139 @@
+"""Tables and the typed shapes that the API, the templates and the events share."""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class TaskState(StrEnum):
+    QUEUED = "QUEUED"
+    STARTED = "STARTED"
+    PROGRESS = "PROGRESS"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    REVOKED = "REVOKED"
+    LOST = "LOST"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+
+ACTIVE_STATES = (TaskState.QUEUED, TaskState.STARTED, TaskState.PROGRESS)
+FINAL_STATES = (TaskState.SUCCESS, TaskState.FAILURE, TaskState.REVOKED, TaskState.LOST)
+
+
+class TaskKind(StrEnum):
+    PI = "pi"
+    DEMO = "demo"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC and always gives back an aware UTC datetime (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Task(SQLModel, table=True):
+    """One row per task: id is the Celery task id; a redelivery updates, never adds."""
+
+    __table_args__ = (
+        Index("ix_task_state_finished", "state", "finished_at", "id"),
+        Index("ix_task_owner_queued", "owner_id", "queued_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    # Nullable until accounts exist; then every task belongs to the user who started it.
+    owner_id: int | None = Field(default=None)
+    kind: str = Field(max_length=32)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default=TaskState.QUEUED, max_length=16)
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    error: str | None = Field(default=None)
+    queued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    worker: str | None = Field(default=None, max_length=255)
+    attempts: int = Field(default=0)
+
+
+class Progress(BaseModel):
+    percent: float
+    intermediate: str | None = None
+
+
+class TaskView(BaseModel):
+    """A task as the page, the API and the event stream show it."""
+
+    id: str
+    owner_id: int | None = None
+    kind: str
+    params: dict[str, Any]
+    state: TaskState
+    queued_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    runtime_seconds: float | None = None
+    worker: str | None = None
+    attempts: int = 0
+    progress: Progress | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.state.is_final
+
+    @classmethod
+    def from_row(cls, row: Task, progress: Progress | None = None) -> "TaskView":
+        runtime = None
+        if row.started_at and row.finished_at:
+            runtime = (row.finished_at - row.started_at).total_seconds()
+        state = TaskState(row.state)
+        if progress is not None and state in ACTIVE_STATES:
+            state = TaskState.PROGRESS
+        return cls(
+            id=row.id,
+            owner_id=row.owner_id,
+            kind=row.kind,
+            params=row.params,
+            state=state,
+            queued_at=row.queued_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            runtime_seconds=runtime,
+            worker=row.worker,
+            attempts=row.attempts,
+            progress=progress if state in ACTIVE_STATES else None,
+            result=row.result,
+            error=row.error,
+        )
+
+
+class TaskCreated(BaseModel):
+    id: str
+
+
+class TaskPage(BaseModel):
+    items: list[TaskView]
+    next_cursor: str | None = None

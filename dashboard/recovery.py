@@ -1,0 +1,134 @@
+"""Gives the messages of a worker that died outright back to the queue.
+
+Why this exists: with Redis as broker, a message a worker has taken but not acknowledged
+(acks_late) waits in kombu's `unacked` hash until the visibility timeout passes. That timeout
+must outlast the longest task (two hours here), so a worker killed with SIGKILL would leave
+its tasks stuck for that long. Instead each worker keeps a heartbeat key alive and records
+which messages it holds; every few seconds one worker (under a lock) sweeps the hash and
+restores the messages whose holder has no heartbeat. A live worker's long task is never
+touched. RabbitMQ needs none of this: it redelivers when the worker's connection drops.
+"""
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from celery.signals import task_postrun, task_received, worker_ready, worker_shutdown
+from redis import Redis
+
+from dashboard import runtime
+
+log = logging.getLogger(__name__)
+
+HOLDERS_KEY = "dashboard:holders"
+SWEEP_LOCK_KEY = "dashboard:recovery-lock"
+UNACKED_KEY = "unacked"  # kombu's default names for the Redis transport
+UNACKED_INDEX_KEY = "unacked_index"
+HEARTBEAT_SECONDS = 3
+HEARTBEAT_TTL = 10
+# A message just taken may not have its holder recorded yet; leave it alone this long.
+GRACE_SECONDS = 10
+
+INSTANCE_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+_stop = threading.Event()
+
+
+def heartbeat_key(instance_id: str) -> str:
+    return f"dashboard:worker-alive:{instance_id}"
+
+
+def beat(redis: Redis, instance_id: str = INSTANCE_ID) -> None:
+    redis.set(heartbeat_key(instance_id), str(time.time()), ex=HEARTBEAT_TTL)
+
+
+def orphaned_tags(redis: Redis, *, now: float, everyone_dead: bool = False) -> list[str]:
+    """Delivery tags of unacknowledged messages whose holder is gone."""
+    orphans = []
+    for tag, payload in redis.hgetall(UNACKED_KEY).items():
+        task_id = message_task_id(payload)
+        if not everyone_dead and _holder_alive(redis, task_id):
+            continue
+        delivered_at = redis.zscore(UNACKED_INDEX_KEY, tag) or 0.0
+        if everyone_dead or now - delivered_at >= GRACE_SECONDS:
+            orphans.append(tag.decode() if isinstance(tag, bytes) else tag)
+    return orphans
+
+
+def _holder_alive(redis: Redis, task_id: str | None) -> bool:
+    holder = redis.hget(HOLDERS_KEY, task_id) if task_id else None
+    return bool(holder) and bool(redis.exists(heartbeat_key(holder.decode())))  # type: ignore[union-attr]
+
+
+def message_task_id(payload: bytes | str) -> str | None:
+    try:
+        message = json.loads(payload)[0]
+        return str(message["headers"]["id"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def sweep(redis: Redis, restore: Callable[[str], None], *, everyone_dead: bool = False) -> int:
+    """Restores orphaned messages; returns how many. One sweeper at a time, cluster-wide."""
+    if not redis.set(SWEEP_LOCK_KEY, INSTANCE_ID, nx=True, ex=30):
+        return 0
+    try:
+        tags = orphaned_tags(redis, now=time.time(), everyone_dead=everyone_dead)
+        for tag in tags:
+            restore(tag)
+        if tags:
+            log.warning("restored %d message(s) of workers that died", len(tags))
+        return len(tags)
+    finally:
+        redis.delete(SWEEP_LOCK_KEY)
+
+
+def sweep_broker(app: Any, *, everyone_dead: bool = False) -> int:
+    """Sweeps the broker of a Celery app; does nothing off Redis, whose broker redelivers."""
+    with app.connection_for_write() as connection:
+        if connection.transport.driver_type != "redis":
+            return 0
+        channel = connection.default_channel
+
+        def restore(tag: str) -> None:
+            channel.qos.restore_by_tag(tag, leftmost=True)
+
+        return sweep(runtime.redis(), restore, everyone_dead=everyone_dead)
+
+
+def _presence_loop(app: Any) -> None:
+    while not _stop.wait(HEARTBEAT_SECONDS):
+        try:
+            beat(runtime.redis())
+            sweep_broker(app)
+        except Exception:  # a Redis outage must not end the loop; it tries again next beat
+            log.exception("worker heartbeat or recovery sweep failed")
+
+
+@worker_ready.connect
+def _start_presence(sender: Any, **_: Any) -> None:
+    beat(runtime.redis())
+    threading.Thread(
+        target=_presence_loop, args=(sender.app,), name="dashboard-presence", daemon=True
+    ).start()
+
+
+@worker_shutdown.connect
+def _stop_presence(**_: Any) -> None:
+    _stop.set()
+    runtime.redis().delete(heartbeat_key(INSTANCE_ID))
+
+
+@task_received.connect
+def _record_holder(request: Any, **_: Any) -> None:
+    runtime.redis().hset(HOLDERS_KEY, request.id, INSTANCE_ID)
+
+
+@task_postrun.connect
+def _forget_holder(task_id: str, **_: Any) -> None:
+    runtime.redis().hdel(HOLDERS_KEY, task_id)

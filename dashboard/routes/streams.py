@@ -1,0 +1,83 @@
+"""The SSE streams: HTML fragments for the page, JSON for API clients.
+
+Database and Redis work for the snapshot happens inside the stream, not in request
+dependencies, which would be closed before a long-lived stream ends.
+"""
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from sqlmodel import Session
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from dashboard import crud
+from dashboard.deps import OwnerDep, ResumeIdDep, ServicesDep
+from dashboard.models import FINAL_STATES
+from dashboard.rendering import render
+from dashboard.services import Services
+from dashboard.streaming import HTML, JSON, event_stream
+from dashboard.taskviews import views_of
+
+router = APIRouter(tags=["events"])
+PING_SECONDS = 15
+# A client that does not take a message within this long is dropped, not waited for.
+SEND_TIMEOUT_SECONDS = 10
+
+
+def _html_snapshot(services: Services) -> list[ServerSentEvent]:
+    with Session(services.engine) as session:
+        active = views_of(crud.list_active(session), services.celery)
+        rows, next_cursor = crud.page_tasks(
+            session, states=FINAL_STATES, cursor=None, limit=services.settings.finished_page_size
+        )
+    finished = views_of(rows, services.celery)
+    templates = services.templates
+    active_html = render(templates, "partials/active_tasks.html", active=active)
+    finished_html = render(
+        templates, "partials/finished_tasks.html", finished=finished, next_cursor=next_cursor
+    )
+    return [
+        ServerSentEvent(data=active_html, event="active-list"),
+        ServerSentEvent(data=finished_html, event="finished-list"),
+    ]
+
+
+def _json_snapshot(services: Services) -> list[ServerSentEvent]:
+    with Session(services.engine) as session:
+        active = views_of(crud.list_active(session), services.celery)
+    return [ServerSentEvent(data=view.model_dump_json(), event="task") for view in active]
+
+
+def _response(
+    services: Services, format_name: str, owner: int | None, resume: str | None
+) -> EventSourceResponse:
+    snapshot = _html_snapshot if format_name == HTML else _json_snapshot
+
+    async def take_snapshot() -> list[ServerSentEvent]:
+        return await asyncio.to_thread(snapshot, services)
+
+    stream = event_stream(
+        services.hub,
+        format_name=format_name,
+        owner_id=owner,
+        resume_from=resume,
+        snapshot=take_snapshot,
+    )
+    return EventSourceResponse(stream, ping=PING_SECONDS, send_timeout=SEND_TIMEOUT_SECONDS)
+
+
+@router.get("/events", include_in_schema=False)
+def page_events(
+    request: Request, services: ServicesDep, owner: OwnerDep, resume: ResumeIdDep
+) -> EventSourceResponse:
+    return _response(services, HTML, owner, resume)
+
+
+@router.get("/api/events")
+def api_events(services: ServicesDep, owner: OwnerDep, resume: ResumeIdDep) -> EventSourceResponse:
+    """Server-sent events: `task` (a task's current view, JSON) and `host` (host gauges).
+
+    A new connection starts with the active tasks; a reconnect naming its last event id
+    (Last-Event-ID header or `last_event_id`) gets exactly the events it missed.
+    """
+    return _response(services, JSON, owner, resume)

@@ -1,0 +1,63 @@
+"""The page's forms. A bad value comes back as the same form with a message beside the field
+(status 422, which the page swaps in); a good one as a fresh form carrying the new row."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+
+from dashboard.deps import OwnerDep, ServicesDep
+from dashboard.forms import (
+    FormState,
+    empty_demo_form,
+    empty_pi_form,
+    parse_demo_form,
+    parse_pi_form,
+)
+from dashboard.submissions import DemoRequest, PiRequest
+from dashboard.taskstarts import start_demo, start_pi
+
+router = APIRouter(include_in_schema=False)
+FormField = Annotated[str, Form()]
+
+
+def _form_response(
+    request: Request, services: ServicesDep, template: str, form: FormState
+) -> HTMLResponse:
+    status = 422 if form.errors else 200
+    return services.templates.TemplateResponse(
+        request, template, {"form": form}, status_code=status
+    )
+
+
+@router.post("/tasks/pi", response_class=HTMLResponse)
+def submit_pi(
+    request: Request,
+    services: ServicesDep,
+    owner: OwnerDep,
+    digits: FormField = "",
+    method: FormField = "chudnovsky",
+) -> HTMLResponse:
+    parsed = parse_pi_form({"digits": digits, "method": method})
+    if isinstance(parsed, PiRequest):
+        form = empty_pi_form()
+        form.values["method"] = parsed.method.value
+        form.created = start_pi(services, parsed, owner)
+        parsed = form
+    return _form_response(request, services, "partials/pi_form.html", parsed)
+
+
+@router.post("/tasks/demo", response_class=HTMLResponse)
+def submit_demo(
+    request: Request,
+    services: ServicesDep,
+    owner: OwnerDep,
+    seconds: FormField = "7",
+    should_fail: FormField = "random",
+) -> HTMLResponse:
+    parsed = parse_demo_form({"seconds": seconds, "should_fail": should_fail})
+    if isinstance(parsed, DemoRequest):
+        form = empty_demo_form()
+        form.created = start_demo(services, parsed, owner)
+        parsed = form
+    return _form_response(request, services, "partials/demo_form.html", parsed)

@@ -1,0 +1,106 @@
+"""Server-sent event streams: a snapshot or a replay of what was missed, then the live log.
+
+A new connection first gets the current state (a snapshot); a reconnecting one that names
+the last event it saw (Last-Event-ID, or `?last_event_id=` because the htmx SSE extension
+reconnects without the header) gets exactly the events after it from the log, then live ones,
+with no duplicates: the subscription starts before the replay, and queued events the replay
+already covered are skipped by id.
+"""
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from fastapi.templating import Jinja2Templates
+from sse_starlette import ServerSentEvent
+
+from dashboard import events
+from dashboard.events import Event, EventType
+from dashboard.hoststats import HostSnapshot
+from dashboard.hub import EventHub, SubscriberOverflow, Subscription
+from dashboard.models import TaskView
+from dashboard.rendering import render
+
+HTML = "html"
+JSON = "json"
+REPLAY_BATCH = 1000
+
+Snapshot = Callable[[], Awaitable[list[ServerSentEvent]]]
+
+
+def html_formatter(templates: Jinja2Templates) -> Callable[[Event], list[ServerSentEvent]]:
+    def format_html(event: Event) -> list[ServerSentEvent]:
+        if event.type == EventType.HOST:
+            host = HostSnapshot.model_validate(event.data)
+            html = render(templates, "partials/host_gauges.html", host=host)
+            return [ServerSentEvent(data=html, event="host")]
+        task = TaskView.model_validate(event.data)
+        html = render(templates, "partials/task_event.html", task=task)
+        return [ServerSentEvent(data=html, event="task", id=event.id)]
+
+    return format_html
+
+
+def format_json(event: Event) -> list[ServerSentEvent]:
+    return [ServerSentEvent(data=json.dumps(event.data), event=event.type, id=event.id)]
+
+
+class _Position:
+    """The newest log entry a connection has covered, so live events it already has are skipped."""
+
+    def __init__(self, entry_id: str) -> None:
+        self.entry_id = entry_id
+
+    def covers(self, entry_id: str | None) -> bool:
+        return entry_id is not None and events.id_key(entry_id) <= events.id_key(self.entry_id)
+
+
+async def event_stream(
+    hub: EventHub,
+    *,
+    format_name: str,
+    owner_id: int | None,
+    resume_from: str | None,
+    snapshot: Snapshot,
+) -> AsyncIterator[ServerSentEvent]:
+    # Subscribing first means nothing published during the opening can fall between the two.
+    with hub.subscribe(owner_id) as subscription:
+        position = _Position(hub.position)
+        if resume_from and await events.can_resume_from(hub.redis, resume_from):
+            position.entry_id = resume_from
+            async for event in _replay(hub, resume_from, owner_id):
+                position.entry_id = event.id or position.entry_id
+                for message in hub.formatters[format_name](event):
+                    yield message
+        else:
+            for message in await snapshot():
+                yield message
+        if hub.latest_host is not None:
+            for message in hub.latest_host.rendered(format_name):
+                yield message
+        async for message in _live(subscription, position, format_name):
+            yield message
+
+
+async def _live(
+    subscription: Subscription, position: _Position, format_name: str
+) -> AsyncIterator[ServerSentEvent]:
+    try:
+        while True:
+            outgoing = await subscription.next()
+            if position.covers(outgoing.event.id):
+                continue
+            for message in outgoing.rendered(format_name):
+                yield message
+    except SubscriberOverflow:
+        return  # the client reconnects and resumes from its last event id
+
+
+async def _replay(hub: EventHub, after_id: str, owner_id: int | None) -> AsyncIterator[Event]:
+    while True:
+        batch = await events.read_after(hub.redis, after_id, count=REPLAY_BATCH)
+        for event in batch:
+            if event.visible_to(owner_id):
+                yield event
+        if len(batch) < REPLAY_BATCH:
+            return
+        after_id = batch[-1].id or after_id

@@ -1,0 +1,57 @@
+"""The Celery app: `celery -A dashboard.worker worker` runs a standard Celery worker.
+
+The configuration is added lazily (read from settings on first use), so importing this
+module reads no environment and connects to nothing.
+"""
+
+from typing import Any
+
+from celery import Celery
+
+from dashboard.settings import Settings, get_settings
+
+ONE_HOUR = 3600
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "broker_url": settings.broker_url,
+        "result_backend": settings.effective_redis_url,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "enable_utc": True,
+        "timezone": "UTC",
+        "result_extended": True,
+        "result_expires": 24 * ONE_HOUR,
+        # Tasks run for up to an hour. Acknowledge a message only once its task has ended, and
+        # hand it back when the pool process running it dies, so a crash re-runs the task
+        # instead of losing it; the row is upserted by id, so a re-run never adds a row.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        # One reserved message per pool process: a long task never holds a second message
+        # hostage while another worker sits idle.
+        "worker_prefetch_multiplier": 1,
+        # Redis hands an unacknowledged message to another worker once the visibility timeout
+        # passes. It must outlast the longest task (an hour) or a healthy long task would run
+        # twice, so it is set well above it. A worker killed outright is noticed sooner than
+        # that by dashboard.recovery (heartbeats), which restores only a dead worker's messages.
+        "broker_transport_options": {
+            "visibility_timeout": 2 * ONE_HOUR,
+            # kombu's own sweep of expired messages: a bounded batch every minute or so.
+            "unacked_restore_limit": 100,
+            "unacked_restore_interval": 10,
+            "unacked_restore_throttle": 6,
+        },
+        "task_time_limit": ONE_HOUR + 300,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # On Ctrl-C or SIGTERM, running tasks get a few seconds to finish before their
+        # messages go back to the queue (warm, then soft shutdown), so nothing is lost.
+        "worker_soft_shutdown_timeout": 5.0,
+        "broker_connection_retry_on_startup": True,
+        "worker_hijack_root_logger": False,
+    }
+
+
+app = Celery("dashboard", include=["dashboard.tasks", "dashboard.lifecycle", "dashboard.recovery"])
+app.add_defaults(lambda: celery_config(get_settings()))

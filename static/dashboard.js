@@ -1,0 +1,138 @@
+// The page's own behaviour, on top of htmx and its SSE extension:
+// - one row per task id: an event's row replaces the row where it stands, or moves it to the
+//   list it now belongs in, and never goes back to an older state (events and form answers
+//   can arrive in either order);
+// - the SSE URL remembers the last event id, because the extension reconnects with the URL
+//   it was given and without the Last-Event-ID header;
+// - the CPU and memory chart, fed by each host event;
+// - times shown in the viewer's time zone.
+(function () {
+  "use strict";
+
+  function rankOf(row) {
+    return (row.dataset.rank || "0").split(".").map(Number);
+  }
+
+  function isOlder(a, b) {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      const left = a[i] || 0;
+      const right = b[i] || 0;
+      if (left !== right) return left < right;
+    }
+    return false;
+  }
+
+  function placeRow(row, target) {
+    const existing = document.getElementById(row.id);
+    if (!existing) return;
+    if (isOlder(rankOf(row), rankOf(existing))) {
+      row.remove(); // stale: the page already shows a later state of this task
+    } else if (existing.parentElement === target) {
+      existing.replaceWith(row);
+      htmx.process(row);
+      localizeTimes(row);
+    } else {
+      existing.remove(); // it moves to another list; htmx inserts it there
+    }
+  }
+
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    const { target, fragment } = event.detail;
+    for (const row of Array.from(fragment.children || [])) {
+      if (row.id && row.classList.contains("task-row")) placeRow(row, target);
+    }
+  });
+
+  function rememberLastEventId(event) {
+    const id = event.detail && event.detail.lastEventId;
+    const live = document.getElementById("live");
+    if (!id || !live) return;
+    const url = new URL(live.getAttribute("sse-connect"), window.location.href);
+    url.searchParams.set("last_event_id", id);
+    live.setAttribute("sse-connect", url.pathname + url.search);
+  }
+
+  function showConnection(state, text) {
+    const badge = document.getElementById("connection");
+    if (!badge) return;
+    badge.dataset.state = state;
+    badge.textContent = text;
+  }
+
+  document.addEventListener("htmx:sseMessage", rememberLastEventId);
+  document.addEventListener("htmx:sseOpen", function () { showConnection("live", "live"); });
+  document.addEventListener("htmx:sseError", function () {
+    showConnection("reconnecting", "reconnecting…");
+  });
+
+  const timeFormat = new Intl.DateTimeFormat(undefined, {
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+  });
+
+  function localizeTimes(root) {
+    for (const element of root.querySelectorAll("time[datetime]")) {
+      const moment = new Date(element.getAttribute("datetime"));
+      if (!isNaN(moment)) element.textContent = timeFormat.format(moment);
+    }
+  }
+
+  document.addEventListener("htmx:load", function (event) {
+    localizeTimes(event.detail.elt);
+    chartPoint(event.detail.elt);
+  });
+
+  const chart = { plot: null, data: [[], [], []], windowSeconds: 300 };
+
+  function addPoint(t, cpu, memory) {
+    const [times, cpus, memories] = chart.data;
+    if (times.length && t <= times[times.length - 1]) return;
+    times.push(t); cpus.push(cpu); memories.push(memory);
+    while (times.length && times[0] < t - chart.windowSeconds) {
+      times.shift(); cpus.shift(); memories.shift();
+    }
+  }
+
+  function chartWidth(container) {
+    return Math.max(240, container.clientWidth);
+  }
+
+  function makeChart(container) {
+    const options = {
+      width: chartWidth(container),
+      height: 180,
+      scales: { y: { range: [0, 100] } },
+      axes: [{}, { size: 56, values: function (_, ticks) { return ticks.map((v) => v + " %"); } }],
+      series: [
+        {},
+        { label: "CPU", stroke: "#2563eb", width: 2, value: (_, v) => v == null ? "–" : v.toFixed(1) + " %" },
+        { label: "Memory", stroke: "#d97706", width: 2, value: (_, v) => v == null ? "–" : v.toFixed(1) + " %" },
+      ],
+    };
+    return new uPlot(options, chart.data, container);
+  }
+
+  function startChart() {
+    const container = document.getElementById("host-chart-plot");
+    const history = document.getElementById("host-history");
+    if (!container || !history || typeof uPlot === "undefined") return;
+    chart.windowSeconds = Number(container.dataset.windowSeconds) || 300;
+    for (const point of JSON.parse(history.textContent)) addPoint(point.t, point.cpu, point.memory);
+    chart.plot = makeChart(container);
+    window.addEventListener("resize", function () {
+      chart.plot.setSize({ width: chartWidth(container), height: 180 });
+    });
+  }
+
+  // A host event replaces #host-gauges; the new element carries the sample's figures.
+  function chartPoint(element) {
+    if (element.id !== "host-gauges" || !element.dataset.takenAt) return;
+    const { takenAt, cpu, memory } = element.dataset;
+    addPoint(Number(takenAt), Number(cpu), Number(memory));
+    if (chart.plot) chart.plot.setData(chart.data);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    localizeTimes(document);
+    startChart();
+  });
+})();

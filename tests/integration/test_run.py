@@ -1,0 +1,272 @@
+"""`dashboard run` end to end: the real supervisor, embedded redis-server, Celery and uvicorn.
+
+Each test starts `python -m dashboard run` on a free loopback port with a fresh state
+directory and REDIS_URL/DATABASE_URL unset, so it uses its private Redis and SQLite. Every
+wait is bounded in time; the assertions are about which processes exist, never about speed.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+START_SECONDS = 60.0
+RESTART_SECONDS = 60.0
+STOP_SECONDS = 60.0
+WORKER_CONCURRENCY = 2
+SYSTEM_REDIS_PORT = 6379
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def gone(pid: int) -> bool:
+    """Dead, counting a zombie that only waits for whoever adopted it to reap it."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def role_of(process: psutil.Process) -> str | None:
+    with contextlib.suppress(psutil.Error):
+        if process.name() == "redis-server":  # it rewrites its command line: name and address
+            return "redis"
+        argv = process.cmdline()
+        if argv[1:3] == ["-m", "dashboard"] and len(argv) > 3:
+            return argv[3]
+    return None
+
+
+def listening_ports(process: psutil.Process) -> set[int]:
+    return {c.laddr.port for c in process.net_connections("tcp") if c.status == psutil.CONN_LISTEN}
+
+
+@dataclass
+class Run:
+    process: subprocess.Popen[bytes]
+    port: int
+    state_dir: Path
+    log_file: Path
+    seen: list[psutil.Process]
+
+    def wait(self, ready: Callable[[], bool], what: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if self.process.poll() is not None:
+                pytest.fail(f"dashboard run exited ({self.process.returncode}):\n{self.log()}")
+            if time.monotonic() >= deadline:
+                pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}:\n{self.log()}")
+            time.sleep(0.2)
+
+    def children(self) -> dict[str, psutil.Process]:
+        """The supervisor's direct children, by role."""
+        found = {}
+        for child in psutil.Process(self.process.pid).children():
+            role = role_of(child)
+            if role is not None and not gone(child.pid):
+                found[role] = child
+        return found
+
+    def descendants(self) -> list[psutil.Process]:
+        """The whole tree below the supervisor, remembered for the clean-up after a failure."""
+        tree = psutil.Process(self.process.pid).children(recursive=True)
+        self.seen.extend(tree)
+        return tree
+
+    def healthy(self) -> bool:
+        try:
+            url = f"http://127.0.0.1:{self.port}/healthz"
+            return httpx.get(url, timeout=2.0, trust_env=False).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def worker_pool_ready(self) -> bool:
+        worker = self.children().get("worker")
+        with contextlib.suppress(psutil.Error):
+            return worker is not None and len(worker.children()) >= WORKER_CONCURRENCY
+        return False
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace")[-6000:]
+
+
+def start_run(tmp_path: Path, port: int) -> Run:
+    """Starts `dashboard run` on a state directory (reused across calls) and waits until up."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.pop("CELERY_BROKER_URL", None)
+    env |= {
+        "DASHBOARD_STATE_DIR": str(tmp_path / "state"),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+        "WEB_CONCURRENCY": "1",
+    }
+    log_file = tmp_path / "run.log"
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dashboard", "run"],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
+    run = Run(process, port, tmp_path / "state", log_file, seen=[])
+    try:
+        run.wait(run.healthy, "GET /healthz to answer 200", START_SECONDS)
+        run.wait(lambda: run.children().keys() >= {"redis", "worker", "web"}, "3 roles", 10.0)
+        run.wait(run.worker_pool_ready, "the worker's pool processes", START_SECONDS)
+        run.descendants()
+    except BaseException:
+        _kill_leftovers(run)
+        raise
+    return run
+
+
+@pytest.fixture
+def dashboard_run(tmp_path: Path) -> Iterator[Run]:
+    run = start_run(tmp_path, free_port())
+    try:
+        yield run
+    finally:
+        _kill_leftovers(run)
+
+
+def _kill_leftovers(run: Run) -> None:
+    """After a failed test, nothing may keep running (nor hold the port)."""
+    with contextlib.suppress(psutil.Error):
+        run.descendants()
+    if run.process.poll() is None:
+        run.process.kill()
+        run.process.wait(timeout=STOP_SECONDS)
+    for process in run.seen:  # psutil refuses to signal a pid that has been reused
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+
+
+def stop_and_check_nothing_is_left(run: Run, stop_signal: signal.Signals) -> None:
+    tree = run.descendants()
+    pids = {process.pid for process in tree}
+    assert len(pids) >= 3 + WORKER_CONCURRENCY  # redis, worker + pool, web
+
+    run.process.send_signal(stop_signal)
+    assert run.process.wait(timeout=STOP_SECONDS) == 0, run.log()
+    left = sorted(pid for pid in pids if not gone(pid))
+    assert left == [], run.log()
+
+
+def test_run_serves_from_private_redis_and_sqlite_and_stops_on_sigterm(
+    dashboard_run: Run,
+) -> None:
+    redis_ports = listening_ports(dashboard_run.children()["redis"])
+    assert len(redis_ports) == 1 and SYSTEM_REDIS_PORT not in redis_ports
+    assert (dashboard_run.state_dir / "dashboard.db").exists()
+    assert (dashboard_run.state_dir / "redis" / "appendonly.aof").exists()
+    assert f"dashboard is up on http://127.0.0.1:{dashboard_run.port}" in dashboard_run.log()
+
+    stop_and_check_nothing_is_left(dashboard_run, signal.SIGTERM)
+
+
+def test_a_killed_worker_is_replaced_and_ctrl_c_stops_everything(dashboard_run: Run) -> None:
+    worker = dashboard_run.children()["worker"]
+    pool = worker.children()
+    worker.send_signal(signal.SIGKILL)
+
+    def replaced() -> bool:
+        new = dashboard_run.children().get("worker")
+        return new is not None and new.pid != worker.pid
+
+    dashboard_run.wait(replaced, "a new worker", RESTART_SECONDS)
+    # The dead worker's pool processes went with its process group.
+    dashboard_run.wait(lambda: all(gone(p.pid) for p in pool), "old pool to exit", 10.0)
+    dashboard_run.wait(dashboard_run.worker_pool_ready, "the new worker's pool", START_SECONDS)
+    assert dashboard_run.healthy()
+
+    stop_and_check_nothing_is_left(dashboard_run, signal.SIGINT)
+
+
+def test_a_killed_redis_comes_back_on_the_same_port(dashboard_run: Run) -> None:
+    redis = dashboard_run.children()["redis"]
+    ports = listening_ports(redis)
+    redis.send_signal(signal.SIGKILL)
+
+    def replaced() -> bool:
+        new = dashboard_run.children().get("redis")
+        with contextlib.suppress(psutil.Error):
+            return new is not None and new.pid != redis.pid and listening_ports(new) == ports
+        return False
+
+    dashboard_run.wait(replaced, "a new redis-server on the same port", RESTART_SECONDS)
+    dashboard_run.wait(dashboard_run.healthy, "the web to reconnect", RESTART_SECONDS)
+
+    stop_and_check_nothing_is_left(dashboard_run, signal.SIGTERM)
+
+
+def _api(run: Run) -> httpx.Client:
+    return httpx.Client(base_url=f"http://127.0.0.1:{run.port}", timeout=10, trust_env=False)
+
+
+def _task(run: Run, task_id: str) -> dict[str, Any]:
+    with _api(run) as api:
+        answer: dict[str, Any] = api.get(f"/api/tasks/{task_id}").json()
+    return answer
+
+
+def _submit_demo(run: Run, seconds: float) -> str:
+    with _api(run) as api:
+        response = api.post("/api/tasks/demo", json={"seconds": seconds, "should_fail": False})
+    task_id: str = response.json()["id"]
+    return task_id
+
+
+def _restart(run: Run, tmp_path: Path) -> Run:
+    try:
+        stop_and_check_nothing_is_left(run, signal.SIGINT)
+    finally:
+        _kill_leftovers(run)
+    return start_run(tmp_path, run.port)
+
+
+def test_a_restart_keeps_finished_tasks_and_reruns_or_closes_active_ones(tmp_path: Path) -> None:
+    run = start_run(tmp_path, free_port())
+    try:
+        done = _submit_demo(run, 0)
+        run.wait(lambda: _task(run, done)["state"] == "SUCCESS", "a finished task", 60)
+        running = _submit_demo(run, 30)
+        run.wait(lambda: _task(run, running)["state"] == "PROGRESS", "a running task", 60)
+
+        # Stopped mid-task, the message goes back to the queue and runs again on restart.
+        run = _restart(run, tmp_path)
+        assert _task(run, done)["state"] == "SUCCESS"
+        run.wait(lambda: _task(run, running)["attempts"] >= 2, "the task to run again", 60)
+
+        # Redis loses its data (its files deleted while stopped): nothing can run the task,
+        # so the restart closes it as failed, saying why, instead of showing it active forever.
+        stop_and_check_nothing_is_left(run, signal.SIGINT)
+        shutil.rmtree(run.state_dir / "redis")
+        run = start_run(tmp_path, run.port)
+        lost = _task(run, running)
+        assert lost["state"] == "FAILURE" and "lost in a restart" in lost["error"]
+        assert _task(run, done)["state"] == "SUCCESS"
+        stop_and_check_nothing_is_left(run, signal.SIGTERM)
+    finally:
+        _kill_leftovers(run)

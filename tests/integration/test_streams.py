@@ -1,0 +1,105 @@
+"""The event streams: snapshot first, exact resume by Last-Event-ID, nothing left on close."""
+
+import httpx
+import pytest
+from redis import Redis
+
+from dashboard.events import STREAM_KEY
+from tests.processes import wait_until
+from tests.sse import open_stream, task_states
+
+pytestmark = pytest.mark.integration
+
+
+def run_demo_to_the_end(api: httpx.Client) -> str:
+    task_id = api.post("/api/tasks/demo", json={"seconds": 0, "should_fail": False}).json()["id"]
+    wait_until(
+        lambda: api.get(f"/api/tasks/{task_id}").json()["state"] == "SUCCESS",
+        f"task {task_id} to succeed",
+        60,
+    )
+    return task_id
+
+
+def last_task_event_id(api: httpx.Client) -> str:
+    """Connects, runs a task, and returns the id of the last event the connection saw."""
+    with open_stream(api, "/api/events") as stream:
+        response = api.post("/api/tasks/demo", json={"seconds": 0, "should_fail": False})
+        task_id = response.json()["id"]
+        messages = stream.read_until(
+            lambda got: "SUCCESS" in task_states(got, task_id), timeout=60, events=("task",)
+        )
+    last = messages[-1].id
+    assert last is not None
+    return last
+
+
+def log_ids_after(redis: Redis, entry_id: str) -> list[str]:
+    return [key.decode() for key, _ in redis.xrange(STREAM_KEY, min=f"({entry_id}")]
+
+
+@pytest.mark.parametrize("how", ["header", "query"])
+def test_reconnect_gets_exactly_the_missed_events(
+    api: httpx.Client, redis_client: Redis, how: str
+) -> None:
+    last_seen = last_task_event_id(api)
+    missed_tasks = [run_demo_to_the_end(api) for _ in range(2)]
+    missed = log_ids_after(redis_client, last_seen)
+    assert len(missed) >= 6  # queued, started, success of each task at least
+    if how == "header":
+        stream_args = ("/api/events", {"Last-Event-ID": last_seen})
+    else:
+        stream_args = (f"/api/events?last_event_id={last_seen}", {})
+    with open_stream(api, *stream_args) as stream:
+        got = stream.read_until(lambda m: len(m) >= len(missed), timeout=30, events=("task",))
+        # Then a few host events go by with no further task event: nothing more was owed.
+        host_events = stream.read_until(lambda m: len(m) >= 3, timeout=30, events=("host",))
+    assert [message.id for message in got] == missed
+    assert all(task_id in {m.json()["id"] for m in got} for task_id in missed_tasks)
+    assert len(host_events) == 3
+
+
+def test_a_new_connection_starts_with_a_snapshot(api: httpx.Client) -> None:
+    run_demo_to_the_end(api)
+    with open_stream(api, "/events") as stream:
+        opening = stream.read_until(
+            lambda m: len(m) >= 3, timeout=30, events=("active-list", "finished-list", "host")
+        )
+    names = [message.event for message in opening]
+    assert names[:2] == ["active-list", "finished-list"] and "host" in names
+    assert 'id="finished-rows"' in opening[1].data and "SUCCESS" in opening[1].data
+
+
+def test_the_page_stream_resumes_from_the_page_position(api: httpx.Client) -> None:
+    page = api.get("/").text
+    position = page.split("/events?last_event_id=", 1)[1].split('"', 1)[0]
+    task_id = run_demo_to_the_end(api)
+    with open_stream(api, f"/events?last_event_id={position}") as stream:
+        rows = stream.read_until(
+            lambda m: any(f"task-{task_id}" in x.data and "SUCCESS" in x.data for x in m),
+            timeout=30,
+            events=("task",),
+        )
+    assert all("<template>" in message.data for message in rows)
+
+
+def test_an_unknown_position_gets_a_snapshot_instead(api: httpx.Client) -> None:
+    with open_stream(api, "/events", {"Last-Event-ID": "not-an-id"}) as stream:
+        first = stream.read_until(lambda m: True, timeout=30, events=("active-list", "task"))
+    assert first[0].event == "active-list"
+
+
+def test_closed_connections_leave_nothing_behind(api: httpx.Client, web: str) -> None:
+    def open_connections() -> int:
+        return int(api.get("/healthz").json()["sse_connections"])
+
+    before = open_connections()
+    clients = [httpx.Client(base_url=web) for _ in range(5)]
+    streams = [client.stream("GET", "/api/events", timeout=30) for client in clients]
+    for stream in streams:
+        stream.__enter__()
+    wait_until(lambda: open_connections() >= before + 5, "five open streams", 30)
+    for stream, client in zip(streams, clients, strict=True):
+        stream.__exit__(None, None, None)
+        client.close()
+    wait_until(lambda: open_connections() == before, "streams to be released", 30)

@@ -1,0 +1,77 @@
+"""A worker killed with SIGKILL in the middle of a pi task: the task still ends, in one row.
+
+The kill happens once the stream shows the task making progress. Two ways to die: the pool
+process running the task (Celery sees the worker lost and requeues the late-acknowledged
+message), and the whole worker (its heartbeat lapses and the next worker's recovery sweep
+hands the message back).
+"""
+
+import os
+import signal
+
+import httpx
+import psutil
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from dashboard.models import Task
+from tests.integration.conftest import Worker
+from tests.processes import wait_until
+from tests.sse import open_stream, task_states
+
+pytestmark = pytest.mark.integration
+LONG_PI = {"digits": 10, "method": "leibniz"}  # seconds of work, reporting progress all along
+
+
+def start_and_wait_for_progress(api: httpx.Client) -> str:
+    with open_stream(api, "/api/events") as stream:
+        task_id = api.post("/api/tasks/pi", json=LONG_PI).json()["id"]
+        stream.read_until(
+            lambda got: "PROGRESS" in task_states(got, task_id), timeout=60, events=("task",)
+        )
+    return task_id
+
+
+def rows(engine: Engine, task_id: str) -> list[Task]:
+    with Session(engine) as session:
+        return list(session.exec(select(Task).where(Task.id == task_id)))
+
+
+def wait_for_final(api: httpx.Client, task_id: str) -> dict[str, object]:
+    def final() -> bool:
+        return api.get(f"/api/tasks/{task_id}").json()["state"] in {"SUCCESS", "FAILURE"}
+
+    wait_until(final, f"task {task_id} to end after the crash", timeout=120, pause=0.5)
+    result: dict[str, object] = api.get(f"/api/tasks/{task_id}").json()
+    return result
+
+
+def assert_ran_again_once(api: httpx.Client, engine: Engine, task_id: str) -> None:
+    task = wait_for_final(api, task_id)
+    assert task["state"] == "SUCCESS"
+    assert task["result"]["preview"] == "3.1415926535"  # type: ignore[index]
+    (row,) = rows(engine, task_id)
+    assert row.attempts >= 2, "the task ran again after the crash"
+
+
+def test_killing_the_pool_process_requeues_the_task(
+    api: httpx.Client, worker: Worker, engine: Engine
+) -> None:
+    task_id = start_and_wait_for_progress(api)
+    pool = psutil.Process(worker.pid).children()
+    assert pool
+    for child in pool:
+        os.kill(child.pid, signal.SIGKILL)
+    assert rows(engine, task_id)[0].state in {"STARTED", "PROGRESS"}
+    assert_ran_again_once(api, engine, task_id)
+
+
+def test_killing_the_whole_worker_then_starting_another(
+    api: httpx.Client, worker: Worker, engine: Engine
+) -> None:
+    task_id = start_and_wait_for_progress(api)
+    worker.kill()
+    assert rows(engine, task_id)[0].state in {"STARTED", "PROGRESS"}
+    worker.start_and_wait()
+    assert_ran_again_once(api, engine, task_id)

@@ -1,0 +1,127 @@
+"""Task data access on a real SQLite file made by the migrations."""
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine
+from sqlmodel import Session, SQLModel, select
+
+from dashboard import crud, migrate
+from dashboard.db import make_engine
+from dashboard.models import FINAL_STATES, Task, TaskState, utcnow
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path / 'test.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def new_task(session: Session, task_id: str = "t-1", kind: str = "demo") -> Task:
+    return crud.create_task(
+        session, task_id=task_id, kind=kind, params={"seconds": 1}, owner_id=None
+    )
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    assert differences == []
+
+
+def test_a_new_task_is_queued(session: Session) -> None:
+    task = new_task(session)
+    assert task.state == TaskState.QUEUED and task.queued_at.tzinfo is not None
+
+
+def test_start_then_final_updates_one_row(session: Session) -> None:
+    new_task(session)
+    started = crud.mark_started(
+        session, task_id="t-1", kind="demo", params={"seconds": 1}, worker="w@h"
+    )
+    assert started is not None and started.state == TaskState.STARTED and started.attempts == 1
+    for _ in range(2):  # a redelivered task records its end again: still one row
+        crud.record_final(
+            session, task_id="t-1", kind="demo", params={}, state=TaskState.SUCCESS, result={}
+        )
+    rows = session.exec(select(Task)).all()
+    assert len(rows) == 1 and rows[0].state == TaskState.SUCCESS
+    assert rows[0].finished_at is not None and rows[0].started_at is not None
+
+
+def test_a_second_start_counts_attempts(session: Session) -> None:
+    new_task(session)
+    for _ in range(2):
+        row = crud.mark_started(session, task_id="t-1", kind="demo", params={}, worker="w@h")
+    assert row is not None and row.attempts == 2
+
+
+def test_a_late_start_does_not_reopen_a_final_task(session: Session) -> None:
+    new_task(session)
+    crud.record_final(session, task_id="t-1", kind="demo", params={}, state=TaskState.FAILURE)
+    row = crud.mark_started(session, task_id="t-1", kind="demo", params={}, worker="w@h")
+    assert row is not None and row.state == TaskState.FAILURE
+
+
+def test_a_start_without_a_row_makes_one(session: Session) -> None:
+    row = crud.mark_started(session, task_id="x", kind="pi", params={"digits": 5}, worker="w")
+    assert row is not None and row.params == {"digits": 5} and row.state == TaskState.STARTED
+
+
+def test_finished_pages_are_newest_first_and_stable(session: Session) -> None:
+    for number in range(7):
+        new_task(session, task_id=f"t-{number}")
+        crud.record_final(
+            session, task_id=f"t-{number}", kind="demo", params={}, state=TaskState.SUCCESS
+        )
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        rows, cursor = crud.page_tasks(session, states=FINAL_STATES, cursor=cursor, limit=3)
+        seen += [row.id for row in rows]
+        if cursor is None:
+            break
+    assert seen == [f"t-{number}" for number in reversed(range(7))]
+
+
+def test_a_foreign_cursor_is_refused(session: Session) -> None:
+    with pytest.raises(ValueError, match="not a cursor"):
+        crud.page_tasks(session, states=FINAL_STATES, cursor="!!nonsense", limit=3)
+
+
+def test_cursor_round_trip() -> None:
+    moment = utcnow()
+    assert crud.decode_cursor(crud.encode_cursor(moment, "abc")) == (moment, "abc")
+
+
+def test_close_if_active_ends_only_old_active_tasks(session: Session) -> None:
+    new_task(session, task_id="old")
+    new_task(session, task_id="done")
+    crud.record_final(session, task_id="done", kind="demo", params={}, state=TaskState.SUCCESS)
+    later = utcnow() + timedelta(seconds=1)
+    closed = crud.close_if_active(session, task_id="old", queued_before=later, error="lost")
+    assert closed is not None and closed.state == TaskState.FAILURE and closed.error == "lost"
+    assert crud.close_if_active(session, task_id="done", queued_before=later, error="x") is None
+    new_task(session, task_id="young")
+    earlier = utcnow() - timedelta(minutes=1)
+    assert crud.close_if_active(session, task_id="young", queued_before=earlier, error="x") is None
+
+
+def test_active_task_ids_lists_only_active(engine: Engine, session: Session) -> None:
+    new_task(session, task_id="a")
+    new_task(session, task_id="b")
+    crud.record_final(session, task_id="b", kind="demo", params={}, state=TaskState.FAILURE)
+    assert [task_id for task_id, _ in crud.active_task_ids(engine)] == ["a"]

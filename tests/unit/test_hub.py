@@ -1,0 +1,82 @@
+"""The per-process fan-out: visibility, one rendering per format, and slow clients dropped."""
+
+import asyncio
+
+import pytest
+from sse_starlette import ServerSentEvent
+
+from dashboard import hub as hub_module
+from dashboard.events import Event, EventType
+from dashboard.hub import EventHub, SubscriberOverflow
+
+
+def counting_formatter(calls: list[str]):  # type: ignore[no-untyped-def]
+    def format_event(event: Event) -> list[ServerSentEvent]:
+        calls.append(event.type)
+        return [ServerSentEvent(data="x", event=event.type)]
+
+    return format_event
+
+
+def make_hub(calls: list[str]) -> EventHub:
+    return EventHub(redis=None, formatters={"html": counting_formatter(calls)})  # type: ignore[arg-type]
+
+
+def test_each_event_is_rendered_once_however_many_connections() -> None:
+    calls: list[str] = []
+    hub = make_hub(calls)
+
+    async def scenario() -> int:
+        with hub.subscribe(None) as one, hub.subscribe(None) as two, hub.subscribe(None) as three:
+            hub.publish(Event(type=EventType.TASK, data={}, owner_id=None, id="1-0"))
+            received = [await sub.next() for sub in (one, two, three)]
+            for outgoing in received:
+                outgoing.rendered("html")
+            return len(received)
+
+    assert asyncio.run(scenario()) == 3
+    assert calls == ["task"]
+
+
+def test_connections_receive_only_what_they_may_see() -> None:
+    hub = make_hub([])
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        with hub.subscribe(1) as alice, hub.subscribe(2) as bob:
+            hub.publish(Event(type=EventType.TASK, data={"n": 1}, owner_id=1, id="1-0"))
+            hub.publish(Event(type=EventType.TASK, data={"n": 2}, owner_id=2, id="2-0"))
+            hub.publish(Event(type=EventType.HOST, data={}, public=True))
+            got_alice = [(await alice.next()).event for _ in range(2)]
+            got_bob = [(await bob.next()).event for _ in range(2)]
+        return [e.id or e.type for e in got_alice], [e.id or e.type for e in got_bob]
+
+    alice, bob = asyncio.run(scenario())
+    assert alice == ["1-0", "host"] and bob == ["2-0", "host"]
+
+
+def test_a_connection_that_falls_behind_ends_instead_of_blocking(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hub_module, "QUEUE_SIZE", 3)
+    hub = make_hub([])
+
+    async def scenario() -> int:
+        delivered = 0
+        with hub.subscribe(None) as slow:
+            for number in range(10):
+                hub.publish(Event(type=EventType.TASK, data={}, id=f"{number}-0"))
+            with pytest.raises(SubscriberOverflow):
+                for _ in range(10):
+                    await slow.next()
+                    delivered += 1
+        return delivered
+
+    assert asyncio.run(scenario()) == 3
+    assert hub.connection_count == 0
+
+
+def test_latest_host_sample_is_kept_for_new_connections() -> None:
+    hub = make_hub([])
+    hub.publish(Event(type=EventType.HOST, data={"n": 1}, public=True))
+    hub.publish(Event(type=EventType.HOST, data={"n": 2}, public=True))
+    assert hub.latest_host is not None and hub.latest_host.event.data == {"n": 2}

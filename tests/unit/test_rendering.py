@@ -1,0 +1,135 @@
+"""Every partial renders on its own, with the data each caller gives it, and escapes input."""
+
+import re
+
+import pytest
+
+from dashboard.forms import FormState, empty_demo_form, empty_pi_form
+from dashboard.models import Progress, TaskState
+from dashboard.rendering import human_bytes, human_duration, make_templates, render, row_rank
+from tests.factories import failed_demo, finished_pi, host_snapshot, running_pi, task_view
+
+TEMPLATES = make_templates()
+
+
+def html(name: str, **context: object) -> str:
+    return render(TEMPLATES, name, **context)
+
+
+def root_id(markup: str) -> str:
+    match = re.search(r'<[a-z]+[^>]*\bid="([^"]+)"', markup)
+    assert match, markup
+    return match.group(1)
+
+
+def test_host_gauges_show_every_figure() -> None:
+    markup = html("partials/host_gauges.html", host=host_snapshot(cpu=12.5, memory=40.0))
+    assert root_id(markup) == "host-gauges"
+    assert 'sse-swap="host"' in markup
+    assert "12.5 %" in markup and "40.0 %" in markup
+    assert "core 1" in markup
+    assert "/dev/vda" in markup and "60.0 GiB" in markup and "100.0 GiB" in markup
+
+
+def test_host_gauges_before_the_first_sample() -> None:
+    markup = html("partials/host_gauges.html", host=None)
+    assert root_id(markup) == "host-gauges"
+    assert "first sample" in markup
+
+
+def test_active_row_shows_progress_and_intermediate_value() -> None:
+    markup = html("partials/active_row.html", task=running_pi(percent=42.0))
+    assert root_id(markup) == f"task-{running_pi().id}"
+    assert 'value="42.0"' in markup and "42.0 %" in markup
+    assert "3.14159265358979323846" in markup
+    assert "200,000 digits" in markup
+
+
+def test_queued_row_says_it_waits_for_a_worker() -> None:
+    assert "waiting for a worker" in html("partials/active_row.html", task=task_view())
+
+
+def test_finished_pi_row_has_preview_and_download_link() -> None:
+    task = finished_pi()
+    markup = html("partials/finished_row.html", task=task)
+    assert "3.14159265358979323846" in markup
+    assert f'href="/api/tasks/{task.id}/digits.txt"' in markup
+    assert "SUCCESS" in markup and "2.0 s" in markup
+
+
+def test_failed_demo_row_shows_the_error() -> None:
+    markup = html("partials/finished_row.html", task=failed_demo())
+    assert "FAILURE" in markup and "failed as asked" in markup
+    assert "(at random)" in markup
+
+
+@pytest.mark.parametrize(
+    ("task", "list_id"),
+    [(task_view(), "active-rows"), (running_pi(), "active-rows"), (finished_pi(), "finished-rows")],
+)
+def test_task_event_addresses_the_list_the_task_belongs_in(task: object, list_id: str) -> None:
+    markup = html("partials/task_event.html", task=task)
+    assert markup.strip().startswith("<template>")
+    assert f'hx-swap-oob="afterbegin:#{list_id}"' in markup
+
+
+def test_task_lists_render_their_rows() -> None:
+    active = html("partials/active_tasks.html", active=[running_pi()])
+    assert root_id(active) == "active-tasks" and 'id="active-rows"' in active
+    finished = html("partials/finished_tasks.html", finished=[finished_pi()], next_cursor="abc")
+    assert root_id(finished) == "finished-tasks" and 'id="finished-rows"' in finished
+    assert "/fragments/finished?cursor=abc" in finished
+
+
+def test_finished_page_appends_rows_and_ends_without_a_button() -> None:
+    markup = html("partials/finished_page.html", finished=[failed_demo()], next_cursor=None)
+    assert 'hx-swap-oob="beforeend:#finished-rows"' in markup
+    assert "Show older" not in markup
+
+
+def test_forms_render_empty_with_errors_and_after_a_start() -> None:
+    for name, form in (("pi_form", empty_pi_form()), ("demo_form", empty_demo_form())):
+        assert "field-error" in html(f"partials/{name}.html", form=form)
+    with_error = FormState(values={"digits": "0", "method": "chudnovsky"}, errors={"digits": "bad"})
+    markup = html("partials/pi_form.html", form=with_error)
+    assert 'aria-invalid="true"' in markup and ">bad</span>" in markup
+    created = FormState(values={"digits": "5", "method": "leibniz"}, created=task_view())
+    markup = html("partials/pi_form.html", form=created)
+    assert "Started" in markup and 'hx-swap-oob="afterbegin:#active-rows"' in markup
+
+
+def test_task_detail_polls_only_while_active() -> None:
+    assert 'hx-trigger="every 1s"' in html("partials/task_detail.html", task=running_pi())
+    assert "hx-trigger" not in html("partials/task_detail.html", task=finished_pi())
+
+
+def test_user_text_is_escaped_everywhere() -> None:
+    evil = "<script>alert(1)</script>"
+    task = failed_demo(error=evil).model_copy(update={"params": {"note": evil}})
+    for name in ("partials/finished_row.html", "partials/task_detail.html"):
+        markup = html(name, task=task)
+        assert evil not in markup
+        assert "&lt;script&gt;" in markup
+
+
+def test_row_rank_never_goes_back() -> None:
+    queued = task_view()
+    started = task_view(state=TaskState.STARTED, attempts=1)
+    halfway = running_pi(percent=50)
+    rerun = task_view(state=TaskState.STARTED, attempts=2)
+    done = finished_pi()
+    ranks = [row_rank(task) for task in (queued, started, halfway, rerun, done)]
+    as_numbers = [tuple(int(part) for part in rank.split(".")) for rank in ranks]
+    assert as_numbers == sorted(as_numbers) and len(set(as_numbers)) == len(as_numbers)
+    assert row_rank(running_pi(percent=12.34)).endswith(".1234")
+    assert Progress(percent=1).intermediate is None
+
+
+def test_human_readable_figures() -> None:
+    assert human_bytes(512) == "512 B"
+    assert human_bytes(1536) == "1.5 KiB"
+    assert human_bytes(5 << 40) == "5.0 TiB"
+    assert human_duration(None) == "\u2013"
+    assert human_duration(0.25) == "250 ms"
+    assert human_duration(7) == "7.0 s"
+    assert human_duration(185) == "3 min 5 s"
