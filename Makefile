@@ -29,6 +29,7 @@ check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 
 # Debian's Chromium where apt is ours to use; Playwright's own download elsewhere.
 browser: install
@@ -38,7 +39,7 @@ browser: install
 	else $(BIN)/playwright install chromium; fi
 
 test: check browser
-	$(BIN)/pytest tests
+	$(BIN)/pytest
 
 test-unit: install
 	$(BIN)/pytest tests/unit

@@ -15,7 +15,7 @@ from dashboard.db import make_engine
 from dashboard.errors import install_error_handlers
 from dashboard.hub import EventHub
 from dashboard.rendering import make_templates
-from dashboard.routes import health, host_api, pages, streams, submit, tasks_api
+from dashboard.routes import health, host_api, pages, processes, streams, submit, tasks_api
 from dashboard.sampler import HostSampler
 from dashboard.services import Services
 from dashboard.settings import Settings, get_settings
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = build_services(settings)
     install_error_handlers(app)
-    for module in (pages, submit, tasks_api, host_api, streams, health):
+    for module in (pages, submit, tasks_api, host_api, processes, streams, health):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

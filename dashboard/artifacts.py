@@ -14,6 +14,11 @@ def digits_path(task_id: str, files_dir: Path | None = None) -> Path:
     return (files_dir or get_settings().files_dir) / f"pi-{task_id}.txt"
 
 
+def relative_to_state_dir(path: Path) -> str:
+    """How SQL records a file: relative, so the state directory can move."""
+    return str(path.relative_to(get_settings().state_dir.resolve()))
+
+
 def write_digits(task_id: str, digits: str) -> Path:
     """Writes to a temporary name first, so a crash never leaves a half file under the real one."""
     path = digits_path(task_id)

@@ -22,6 +22,7 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 
+from dashboard import control
 from dashboard.redisserver import EmbeddedRedis, RedisStartError
 from dashboard.settings import Settings, get_settings
 from dashboard.supervisor import ChildSpec, StopPlan, Supervisor, role_command
@@ -98,14 +99,15 @@ def run(settings: Settings) -> int:
     """Embedded Redis (unless REDIS_URL is set), migrations, recovery, worker, web; supervised."""
     state_dir = _prepare_state_dir(settings)
     env = {**os.environ, "DASHBOARD_STATE_DIR": str(state_dir)}
-    with Supervisor() as supervisor:
+    with Supervisor(control_path=control.socket_path(state_dir)) as supervisor:
         redis_url = settings.redis_url or _start_embedded_redis(supervisor, state_dir)
         env["REDIS_URL"] = redis_url
         _migrate(settings.effective_database_url)
         _recover(env, embedded=not settings.redis_url)
         if not supervisor.stop_requested:  # a Ctrl-C during the migrations starts nothing more
             supervisor.start(ChildSpec("worker", role_command("worker"), env, WORKER_STOP))
-            supervisor.start(ChildSpec("web", role_command("web"), env, WEB_STOP))
+            web_spec = ChildSpec("web", role_command("web"), env, WEB_STOP, stoppable=False)
+            supervisor.start(web_spec)
             _announce(supervisor, settings, state_dir)
         return supervisor.run()
 
@@ -167,7 +169,8 @@ def _prepare_state_dir(settings: Settings) -> Path:
 
 def _start_embedded_redis(supervisor: Supervisor, state_dir: Path) -> str:
     server = EmbeddedRedis(state_dir)
-    process = supervisor.start(ChildSpec("redis", server.command(), stop=REDIS_STOP))
+    spec = ChildSpec("redis", server.command(), stop=REDIS_STOP, log_file=server.logfile)
+    process = supervisor.start(spec)
     server.wait_ready(process)
     log.info("embedded redis-server is up on %s (files in %s)", server.url, server.dir)
     return server.url

@@ -69,6 +69,11 @@ class EmbeddedRedis:
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int | None:
+        """The server's pid while `start()` runs it (a supervised one belongs to the supervisor)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def url(self) -> str:
         return f"redis://{HOST}:{self.port}/0"
 

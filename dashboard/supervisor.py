@@ -19,6 +19,12 @@ killed and the child reaped.
 
 The loop sleeps in ``select`` on a ``signal.set_wakeup_fd`` socket: SIGCHLD (a child died) and
 the stop signals wake it at once; otherwise it wakes only when a restart falls due.
+
+Like supervisord, it can be asked over a control socket (dashboard.control) for the children's
+status and output, and to stop, start or restart one. Each child's output goes through a pipe:
+a thread copies it to this process's stderr (the terminal of `make run`) and keeps its last
+lines for the page. Requested actions are queued and carried out by the loop itself, so a
+stop that takes a while never runs inside a request, and status is still answered meanwhile.
 """
 
 import contextlib
@@ -30,11 +36,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, Self
+from typing import IO, Any, Self
+
+from dashboard.control import ACTIONS, ControlServer
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +56,7 @@ KILL_WAIT_SECONDS = 5.0
 # A safety net only: signals wake the loop; this bounds a sleep if one were ever missed.
 IDLE_WAKE_SECONDS = 5.0
 READY_POLL_SECONDS = 0.2
+OUTPUT_LINES_KEPT = 1000
 
 _PR_SET_PDEATHSIG = 1
 # Looked up here, once: the hook that calls it runs between fork and exec, where loading a
@@ -68,6 +80,10 @@ class ChildSpec:
     argv: Sequence[str]
     env: Mapping[str, str] | None = None
     stop: StopPlan = DEFAULT_STOP
+    # Where the child writes its log itself (redis-server); otherwise its captured output.
+    log_file: Path | None = None
+    # Whether a control request may stop it (the web cannot stop the web serving the request).
+    stoppable: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,16 +106,43 @@ def role_command(role: str) -> list[str]:
     return [sys.executable, "-m", "dashboard", role]
 
 
-def spawn(argv: Sequence[str], env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Starts a child in its own process group that gets SIGTERM when its parent dies."""
+def spawn(
+    argv: Sequence[str], env: Mapping[str, str] | None = None, *, capture: bool = False
+) -> subprocess.Popen[bytes]:
+    """Starts a child in its own process group that gets SIGTERM when its parent dies.
+
+    With `capture`, its stdout and stderr come back through one pipe (`process.stdout`)."""
     hook = _die_with_parent(_prctl, os.getpid()) if _prctl is not None else None
+    output = subprocess.PIPE if capture else None
     return subprocess.Popen(
         list(argv),
         env=None if env is None else dict(env),
         stdin=subprocess.DEVNULL,  # in a background group, reading the terminal would stop it
+        stdout=output,
+        stderr=subprocess.STDOUT if capture else None,
         process_group=0,
         preexec_fn=hook,
     )
+
+
+def _pump(stream: IO[bytes], kept: deque[str]) -> None:
+    """Copies a child's output to our stderr, line by line, keeping the last lines."""
+    with stream:
+        for line in iter(stream.readline, b""):
+            with contextlib.suppress(OSError):  # a closed terminal must not stop the child
+                os.write(2, line)
+            kept.append(line.decode(errors="replace").rstrip("\n"))
+
+
+def tail_file(path: Path, lines: int) -> list[str]:
+    """The last lines of a log file, reading no more than its end."""
+    try:
+        with path.open("rb") as file:
+            file.seek(max(0, path.stat().st_size - 200 * lines))
+            text = file.read().decode(errors="replace")
+    except OSError:
+        return []
+    return text.splitlines()[-lines:]
 
 
 def _die_with_parent(prctl: Callable[..., int], parent: int) -> Callable[[], None]:
@@ -156,6 +199,36 @@ class _Child:
     started_at: float = 0.0
     delay: float = 0.0
     restart_at: float | None = None
+    restarts: int = 0
+    last_exit: str | None = None
+    stopped_by_request: bool = False
+    stopping: bool = False
+    output: deque[str] = field(default_factory=lambda: deque(maxlen=OUTPUT_LINES_KEPT))
+
+    @property
+    def state(self) -> str:
+        if self.stopping:
+            return "stopping"
+        if self.process is not None:
+            return "running"
+        return "stopped" if self.stopped_by_request else "restarting"
+
+    def status(self, now: float) -> dict[str, Any]:
+        running = self.process is not None
+        return {
+            "name": self.spec.name,
+            "state": self.state,
+            "pid": self.process.pid if self.process is not None else None,
+            "uptime_seconds": round(now - self.started_at, 1) if running else None,
+            "restarts": self.restarts,
+            "last_exit": self.last_exit,
+            "stoppable": self.spec.stoppable,
+        }
+
+    def tail(self, lines: int) -> list[str]:
+        if self.spec.log_file is not None:
+            return tail_file(self.spec.log_file, lines)
+        return list(self.output)[-lines:]
 
 
 def _ignore_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -170,10 +243,17 @@ class Supervisor:
     """
 
     def __init__(
-        self, *, backoff: Backoff | None = None, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        control_path: Path | None = None,
     ) -> None:
         self._backoff = backoff or Backoff()
         self._clock = clock
+        self._control_path = control_path
+        self._control: ControlServer | None = None
+        self._requests: deque[tuple[_Child, str]] = deque()
         self._children: list[_Child] = []
         self._stop_signals: list[int] = []
         self._wake_reader, self._wake_writer = socket.socketpair()
@@ -188,7 +268,16 @@ class Supervisor:
             self._wake_writer.fileno(), warn_on_full_buffer=False
         )
         self._install_handlers()
+        self._open_control()
         return self
+
+    def _open_control(self) -> None:
+        if self._control_path is None:
+            return
+        try:
+            self._control = ControlServer(self._control_path, self._handle_control)
+        except (OSError, ValueError) as error:  # the page loses its controls, nothing else
+            log.warning("no control socket (%s): the page cannot manage processes", error)
 
     def _install_handlers(self) -> None:
         handlers: dict[int, Callable[[int, FrameType | None], None]] = {
@@ -215,6 +304,8 @@ class Supervisor:
         try:
             self.stop_all()
         finally:
+            if self._control is not None:
+                self._control.close()
             for signum, handler in self._saved_handlers.items():
                 signal.signal(signum, signal.SIG_DFL if handler is None else handler)
             signal.set_wakeup_fd(self._saved_wakeup_fd)
@@ -262,6 +353,7 @@ class Supervisor:
     def _supervise(self, until: Callable[[], bool] | None, deadline: float | None) -> bool:
         while not self._stop_signals:
             self._check_children()
+            self._apply_requests()
             if until is not None and until():
                 return True
             now = self._clock()
@@ -275,11 +367,18 @@ class Supervisor:
         times += [c.restart_at for c in self._children if c.restart_at is not None]
         if deadline is not None:
             times.append(deadline)
+        if self._requests:
+            times.append(now)
         return max(0.0, min(times) - now)
 
     def _sleep(self, timeout: float) -> None:
-        readable, _, _ = select.select([self._wake_reader], [], [], timeout)
-        if readable:
+        sources: list[Any] = [self._wake_reader]
+        if self._control is not None:
+            sources.append(self._control)
+        readable, _, _ = select.select(sources, [], [], timeout)
+        if self._control is not None and self._control in readable:
+            self._control.serve_one()
+        if self._wake_reader in readable:
             with contextlib.suppress(BlockingIOError):
                 while self._wake_reader.recv(512):
                     pass
@@ -295,6 +394,8 @@ class Supervisor:
     def _on_exit(self, child: _Child, process: subprocess.Popen[bytes], now: float) -> None:
         status = describe_status(reap(process))
         uptime = now - child.started_at
+        child.restarts += 1
+        child.last_exit = f"exited with {status} after {uptime:.0f}s"
         child.delay = self._backoff.next_delay(child.delay, uptime)
         child.process, child.restart_at = None, now + child.delay
         log.warning(
@@ -316,10 +417,59 @@ class Supervisor:
             log.exception("could not restart %s; next try in %.2fs", child.spec.name, child.delay)
 
     def _launch(self, child: _Child) -> subprocess.Popen[bytes]:
-        process = spawn(child.spec.argv, child.spec.env)
+        process = spawn(child.spec.argv, child.spec.env, capture=True)
+        assert process.stdout is not None
+        # A daemon: a grandchild that outlived its group must not keep this process from exiting.
+        threading.Thread(
+            target=_pump,
+            args=(process.stdout, child.output),
+            name=f"{child.spec.name}-output",
+            daemon=True,
+        ).start()
         child.process, child.started_at, child.restart_at = process, self._clock(), None
         log.info("started %s (pid %d)", child.spec.name, process.pid)
         return process
+
+    def _handle_control(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Answers a control request at once; actions wait in a queue for the loop."""
+        command = request.get("command")
+        if command == "status":
+            now = self._clock()
+            return {"ok": True, "processes": [child.status(now) for child in self._children]}
+        child = next((c for c in self._children if c.spec.name == request.get("name")), None)
+        if child is None:
+            return {"ok": False, "error": f"no process is named {request.get('name')!r}"}
+        if command == "tail":
+            lines = request.get("lines", 200)
+            return {"ok": True, "lines": child.tail(lines if isinstance(lines, int) else 200)}
+        if command not in ACTIONS:
+            return {"ok": False, "error": f"unknown command {command!r}"}
+        if command == "stop" and not child.spec.stoppable:
+            return {"ok": False, "error": f"{child.spec.name} cannot be stopped from here"}
+        self._requests.append((child, command))
+        return {"ok": True}
+
+    def _apply_requests(self) -> None:
+        while self._requests and not self._stop_signals:
+            child, action = self._requests.popleft()
+            log.info("%s of %s requested through the control socket", action, child.spec.name)
+            if action in ("stop", "restart"):
+                self._stop_on_request(child, for_good=action == "stop")
+            if action in ("start", "restart") and child.process is None:
+                child.stopped_by_request, child.delay = False, 0.0
+                self._restart(child)
+
+    def _stop_on_request(self, child: _Child, *, for_good: bool) -> None:
+        child.stopped_by_request, child.restart_at = for_good, None
+        process = child.process
+        if process is None:
+            return
+        child.stopping = True
+        try:
+            self._stop(child.spec, process)
+        finally:
+            child.process, child.stopping = None, False
+        child.last_exit = "stopped on request"
 
     def _stop(self, spec: ChildSpec, process: subprocess.Popen[bytes]) -> None:
         for signum, timeout in spec.stop:

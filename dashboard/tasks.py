@@ -45,7 +45,7 @@ def pi_task(self: Task[Any, Any], digits: int, method: str = PiMethod.CHUDNOVSKY
         "digits": digits,
         "method": method,
         "preview": text[: PREVIEW_DIGITS + 1],  # "3." and 49 decimals: 50 digits
-        "file": path.name,
+        "file": artifacts.relative_to_state_dir(path),
     }
 
 

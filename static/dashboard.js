@@ -118,9 +118,9 @@
     chart.windowSeconds = Number(container.dataset.windowSeconds) || 300;
     for (const point of JSON.parse(history.textContent)) addPoint(point.t, point.cpu, point.memory);
     chart.plot = makeChart(container);
-    window.addEventListener("resize", function () {
+    new ResizeObserver(function () {
       chart.plot.setSize({ width: chartWidth(container), height: 180 });
-    });
+    }).observe(container);
   }
 
   // A host event replaces #host-gauges; the new element carries the sample's figures.

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+_EXTERNAL_SERVICES = {"REDIS_URL", "DATABASE_URL", "CELERY_BROKER_URL"}
 
 
 def free_port() -> int:
@@ -80,6 +81,24 @@ class Service:
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def spawn_dashboard_run(
+    state_dir: Path, port: int, log_path: Path, **env: str
+) -> subprocess.Popen[bytes]:
+    """`python -m dashboard run` as `make run` starts it: no REDIS_URL, DATABASE_URL or broker
+    in its environment, so it uses its private Redis and SQLite under `state_dir`."""
+    inherited = {k: v for k, v in os.environ.items() if k not in _EXTERNAL_SERVICES}
+    settings = {"DASHBOARD_STATE_DIR": str(state_dir), "HOST": "127.0.0.1", "PORT": str(port)}
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "dashboard", "run"],
+            env=inherited | settings | env,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 def answers(url: str) -> bool:

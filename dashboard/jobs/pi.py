@@ -12,9 +12,10 @@ binary splitting on gmpy2 integers. What may surprise a reader:
 - Ranges that end at the last term never need P (it only scales ranges further right), so the
   right edge of the splitting tree skips those multiplications.
 - Q and T come out about twice as long as the answer; they are cut down before the division.
-- Guard digits absorb the rounding. Should they read ...999 or ...000, the truncated digits could
-  be off by one, so the computation is repeated with more guard digits. No such run exists in the
-  first ten million digits, so in practice this never happens.
+- Guard digits absorb the rounding. Should they read 99999999999x or 00000000000x, the truncated
+  digits could be off by one, so the computation starts over with twice the guard digits (and
+  the progress bar with it). The first ten million digits of pi hold no run of more than seven
+  0s or 9s, so in practice this never happens.
 
 Leibniz is offered to show how slowly a series can converge: the raw partial sums need about
 10**d terms for d digits. The job sums N = 10**d / 2 terms (vectorised with numpy, four terms per
@@ -225,6 +226,7 @@ def _leaf_cost(terms: int) -> float:
 
 
 def _series_cost(a: int, b: int) -> float:
+    """The cost of _BinarySplitting._split(a, b), walking the same tree without computing it."""
     if b - a <= _LEAF_TERMS:
         return _leaf_cost(b - a)
     middle = (a + b) // 2

@@ -10,6 +10,7 @@ from dashboard import crud
 from dashboard.deps import ServicesDep, SessionDep
 from dashboard.forms import empty_demo_form, empty_pi_form
 from dashboard.models import FINAL_STATES
+from dashboard.processes import process_list
 from dashboard.services import Services
 from dashboard.taskviews import view_of, views_of
 
@@ -60,6 +61,7 @@ def index(request: Request, services: ServicesDep, session: SessionDep) -> HTMLR
         **host_context(services),
         **active_context(services, session),
         **finished_context(services, session, None),
+        "processes": process_list(services.settings.state_dir),
         "pi_form": empty_pi_form(),
         "demo_form": empty_demo_form(),
         "stream_url": f"/events?last_event_id={position}",

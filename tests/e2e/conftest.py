@@ -4,10 +4,8 @@ Chromium is Debian's /usr/bin/chromium where it exists (Playwright cannot downlo
 on every machine); elsewhere Playwright's own download. Screenshots go to test-artifacts/.
 """
 
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import ConsoleMessage, Page
 
-from tests.processes import REPO_ROOT, answers, free_port, wait_until
+from tests.processes import REPO_ROOT, answers, free_port, spawn_dashboard_run, wait_until
 
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -48,19 +46,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`dashboard run` exactly as `make run` starts it, on a free port and a fresh state dir."""
     state = tmp_path_factory.mktemp("e2e")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
-    env.pop("CELERY_BROKER_URL", None)
-    env |= {"DASHBOARD_STATE_DIR": str(state / "var"), "PORT": str(port), "HOST": "127.0.0.1"}
     log_path = state / "run.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dashboard", "run"],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+    process = spawn_dashboard_run(state / "var", port, log_path)
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: answers(f"{base_url}/healthz"), "dashboard run", 90)

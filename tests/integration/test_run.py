@@ -6,12 +6,9 @@ wait is bounded in time; the assertions are about which processes exist, never a
 """
 
 import contextlib
-import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,20 +19,15 @@ import httpx
 import psutil
 import pytest
 
+from tests.processes import free_port, spawn_dashboard_run
+
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 START_SECONDS = 60.0
 RESTART_SECONDS = 60.0
 STOP_SECONDS = 60.0
 WORKER_CONCURRENCY = 2
 SYSTEM_REDIS_PORT = 6379
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def gone(pid: int) -> bool:
@@ -111,25 +103,14 @@ class Run:
 
 def start_run(tmp_path: Path, port: int) -> Run:
     """Starts `dashboard run` on a state directory (reused across calls) and waits until up."""
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env.pop("CELERY_BROKER_URL", None)
-    env |= {
-        "DASHBOARD_STATE_DIR": str(tmp_path / "state"),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
-        "WEB_CONCURRENCY": "1",
-    }
     log_file = tmp_path / "run.log"
-    with log_file.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dashboard", "run"],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-        )
+    process = spawn_dashboard_run(
+        tmp_path / "state",
+        port,
+        log_file,
+        WORKER_CONCURRENCY=str(WORKER_CONCURRENCY),
+        WEB_CONCURRENCY="1",
+    )
     run = Run(process, port, tmp_path / "state", log_file, seen=[])
     try:
         run.wait(run.healthy, "GET /healthz to answer 200", START_SECONDS)
@@ -270,3 +251,40 @@ def test_a_restart_keeps_finished_tasks_and_reruns_or_closes_active_ones(tmp_pat
         stop_and_check_nothing_is_left(run, signal.SIGTERM)
     finally:
         _kill_leftovers(run)
+
+
+def _processes(api: httpx.Client) -> dict[str, dict[str, Any]]:
+    listing = api.get("/api/processes").json()
+    assert listing["supervised"] is True
+    return {process["name"]: process for process in listing["processes"]}
+
+
+def test_the_page_can_stop_start_and_read_the_processes(dashboard_run: Run) -> None:
+    with _api(dashboard_run) as api:
+        processes = _processes(api)
+        assert {name: p["state"] for name, p in processes.items()} == {
+            "redis": "running",
+            "worker": "running",
+            "web": "running",
+        }
+        worker = psutil.Process(processes["worker"]["pid"])
+        pool = worker.children()
+        assert api.post("/api/processes/worker/stop").status_code == 202
+        dashboard_run.wait(lambda: _processes(api)["worker"]["state"] == "stopped", "stop", 60)
+        assert all(gone(process.pid) for process in [worker, *pool])
+        assert api.post("/api/processes/worker/start").status_code == 202
+        dashboard_run.wait(lambda: _processes(api)["worker"]["state"] == "running", "start", 60)
+        new_pid = _processes(api)["worker"]["pid"]
+        assert new_pid != worker.pid
+        # The output kept spans restarts, like a log file: look for the new worker's line.
+        dashboard_run.wait(
+            lambda: f"worker-{new_pid}@" in api.get("/api/processes/worker/log").text,
+            "the new worker's output",
+            60,
+        )
+        dashboard_run.wait(dashboard_run.worker_pool_ready, "the new worker's pool", 60)
+        assert "Ready to accept connections" in api.get("/api/processes/redis/log").text
+        assert api.post("/api/processes/web/stop").status_code == 409
+        assert api.post("/api/processes/nobody/stop").status_code == 404
+        assert api.post("/api/processes/worker/dance").status_code == 422
+    stop_and_check_nothing_is_left(dashboard_run, signal.SIGTERM)

@@ -156,3 +156,9 @@ def test_page_forms_show_the_reason_beside_the_field(api: httpx.Client) -> None:
     assert response.status_code == 422 and "valid number" in response.text
     started = api.post("/tasks/demo", data={"seconds": "0", "should_fail": "succeed"})
     assert started.status_code == 200 and "Started" in started.text
+
+
+def test_a_web_without_a_supervisor_says_so(api: httpx.Client) -> None:
+    assert api.get("/api/processes").json() == {"supervised": False, "processes": []}
+    assert api.post("/api/processes/worker/stop").status_code == 503
+    assert "Not running under" in api.get("/processes").text

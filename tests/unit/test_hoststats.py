@@ -7,6 +7,7 @@ import psutil
 from dashboard.events import Event, EventType
 from dashboard.hoststats import _core_times, sample_host
 from dashboard.sampler import HostSampler
+from tests import aio
 from tests.factories import host_snapshot
 
 
@@ -60,5 +61,5 @@ def test_sampler_loop_survives_a_failing_sample() -> None:
             await asyncio.sleep(0.01)
         loop.cancel()
 
-    asyncio.run(run_briefly())
+    aio.run(run_briefly())
     assert calls["count"] >= 2 and published

@@ -1,13 +1,12 @@
 """The per-process fan-out: visibility, one rendering per format, and slow clients dropped."""
 
-import asyncio
-
 import pytest
 from sse_starlette import ServerSentEvent
 
 from dashboard import hub as hub_module
 from dashboard.events import Event, EventType
 from dashboard.hub import EventHub, SubscriberOverflow
+from tests import aio
 
 
 def counting_formatter(calls: list[str]):  # type: ignore[no-untyped-def]
@@ -34,7 +33,7 @@ def test_each_event_is_rendered_once_however_many_connections() -> None:
                 outgoing.rendered("html")
             return len(received)
 
-    assert asyncio.run(scenario()) == 3
+    assert aio.run(scenario()) == 3
     assert calls == ["task"]
 
 
@@ -50,7 +49,7 @@ def test_connections_receive_only_what_they_may_see() -> None:
             got_bob = [(await bob.next()).event for _ in range(2)]
         return [e.id or e.type for e in got_alice], [e.id or e.type for e in got_bob]
 
-    alice, bob = asyncio.run(scenario())
+    alice, bob = aio.run(scenario())
     assert alice == ["1-0", "host"] and bob == ["2-0", "host"]
 
 
@@ -71,7 +70,7 @@ def test_a_connection_that_falls_behind_ends_instead_of_blocking(
                     delivered += 1
         return delivered
 
-    assert asyncio.run(scenario()) == 3
+    assert aio.run(scenario()) == 3
     assert hub.connection_count == 0
 
 

@@ -62,7 +62,8 @@ def test_keeps_queued_data_across_a_stop_and_start_with_the_same_dir(tmp_path: P
 def test_stops_cleanly(tmp_path: Path) -> None:
     embedded = EmbeddedRedis(tmp_path / "state")
     embedded.start()
-    [pid] = [p.pid for p in psutil.Process().children() if "redis-server" in p.name()]
+    pid = embedded.pid
+    assert pid is not None and "redis-server" in psutil.Process(pid).name()
 
     assert embedded.stop() == 0
     assert not psutil.pid_exists(pid)

@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
+from dashboard import control
 from dashboard.supervisor import Backoff, ChildSpec, Supervisor, describe_status, spawn
 
 WAIT_SECONDS = 30.0
@@ -44,6 +45,7 @@ if mode == "grandchild":
     sleeper = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"
     note("grandchild", subprocess.Popen([sys.executable, "-c", sleeper]).pid)
 note("start")
+print(f"{name} says hello", flush=True)
 if mode == "crash":
     sys.exit(3)
 while True:
@@ -52,14 +54,17 @@ while True:
 
 DRIVER = """
 import json, logging, signal, sys
+from pathlib import Path
 from dashboard.supervisor import Backoff, ChildSpec, Supervisor
 
 logging.basicConfig(level=logging.INFO, format="%(message)s")
 config = json.loads(sys.argv[1])
-with Supervisor(backoff=Backoff(**config["backoff"])) as supervisor:
+control = Path(config["control"]) if config.get("control") else None
+with Supervisor(backoff=Backoff(**config["backoff"]), control_path=control) as supervisor:
     for child in config["children"]:
         stop = tuple((signal.Signals[name], timeout) for name, timeout in child["stop"])
-        supervisor.start(ChildSpec(child["name"], child["argv"], stop=stop))
+        spec = ChildSpec(child["name"], child["argv"], stop=stop, stoppable=child["stoppable"])
+        supervisor.start(spec)
     sys.exit(supervisor.run())
 """
 
@@ -91,12 +96,21 @@ class Tree:
     process: subprocess.Popen[bytes] | None = None
     seen_pids: set[int] = field(default_factory=set)
 
-    def child(self, name: str, mode: str = "plain", stop: float = 10.0) -> dict[str, Any]:
+    def child(
+        self, name: str, mode: str = "plain", stop: float = 10.0, stoppable: bool = True
+    ) -> dict[str, Any]:
         argv = [sys.executable, "-c", FAKE_CHILD, name, str(self.events_file), mode]
-        return {"name": name, "argv": argv, "stop": [["SIGTERM", stop]]}
+        return {"name": name, "argv": argv, "stop": [["SIGTERM", stop]], "stoppable": stoppable}
 
-    def start(self, children: list[dict[str, Any]], backoff: dict[str, float]) -> None:
-        config = json.dumps({"children": children, "backoff": backoff})
+    def start(
+        self,
+        children: list[dict[str, Any]],
+        backoff: dict[str, float],
+        control: Path | None = None,
+    ) -> None:
+        config = json.dumps(
+            {"children": children, "backoff": backoff, "control": str(control or "")}
+        )
         with self.log_file.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", DRIVER, config], stderr=log, stdout=log
@@ -282,3 +296,79 @@ def test_children_of_a_sigkilled_supervisor_are_told_to_stop(tree: Tree) -> None
     tree.wait_exit()
     tree.wait_events("term", "orphan")
     wait_until(lambda: gone(pid), "the orphan to exit")
+
+
+def _status(socket_file: Path) -> dict[str, dict[str, Any]]:
+    reply = control.request(socket_file, {"command": "status"})
+    assert reply["ok"]
+    return {process["name"]: process for process in reply["processes"]}
+
+
+def _wait_state(socket_file: Path, name: str, state: str) -> dict[str, Any]:
+    wait_until(lambda: _status(socket_file)[name]["state"] == state, f"{name} {state}")
+    return _status(socket_file)[name]
+
+
+def test_control_socket_reports_status_and_output(tree: Tree, tmp_path: Path) -> None:
+    socket_file = tmp_path / "control.sock"
+    tree.start([tree.child("a"), tree.child("b")], FAST_BACKOFF, control=socket_file)
+    [a_pid] = tree.wait_events("start", "a")
+    tree.wait_events("start", "b")
+    wait_until(socket_file.exists, "the control socket")
+    assert socket_file.stat().st_mode & 0o777 == 0o600
+    status = _status(socket_file)
+    assert list(status) == ["a", "b"]
+    assert status["a"]["state"] == "running" and status["a"]["pid"] == a_pid
+    wait_until(
+        lambda: (
+            "a says hello"
+            in control.request(socket_file, {"command": "tail", "name": "a"})["lines"]
+        ),
+        "a's output",
+    )
+    tree.signal(signal.SIGTERM)
+    assert tree.wait_exit() == 0
+    assert not socket_file.exists()
+
+
+def test_control_socket_stops_starts_and_restarts(tree: Tree, tmp_path: Path) -> None:
+    socket_file = tmp_path / "control.sock"
+    tree.start([tree.child("a"), tree.child("b")], FAST_BACKOFF, control=socket_file)
+    [first_b] = tree.wait_events("start", "b")
+    wait_until(socket_file.exists, "the control socket")
+
+    assert control.request(socket_file, {"command": "stop", "name": "b"}) == {"ok": True}
+    stopped = _wait_state(socket_file, "b", "stopped")
+    assert stopped["pid"] is None and stopped["last_exit"] == "stopped on request"
+    assert tree.pids("term", "b") == [first_b]
+    time.sleep(0.5)  # ten times the restart backoff: a crashed child would be back by now
+    assert tree.pids("start", "b") == [first_b], "a stopped child stays stopped"
+
+    control.request(socket_file, {"command": "start", "name": "b"})
+    [_, second_b] = tree.wait_events("start", "b", count=2)
+    assert _wait_state(socket_file, "b", "running")["pid"] == second_b
+
+    control.request(socket_file, {"command": "restart", "name": "a"})
+    [first_a, second_a] = tree.wait_events("start", "a", count=2)
+    assert tree.pids("term", "a") == [first_a] and second_a != first_a
+    tree.signal(signal.SIGTERM)
+    assert tree.wait_exit() == 0
+
+
+def test_control_socket_refuses_what_it_cannot_do(tree: Tree, tmp_path: Path) -> None:
+    socket_file = tmp_path / "control.sock"
+    tree.start([tree.child("web", stoppable=False)], FAST_BACKOFF, control=socket_file)
+    tree.wait_events("start", "web")
+    wait_until(socket_file.exists, "the control socket")
+    answers = [
+        control.request(socket_file, {"command": "stop", "name": "web"}),
+        control.request(socket_file, {"command": "stop", "name": "nobody"}),
+        control.request(socket_file, {"command": "dance", "name": "web"}),
+    ]
+    assert [answer["ok"] for answer in answers] == [False, False, False]
+    assert "cannot be stopped" in answers[0]["error"]
+    assert "no process is named 'nobody'" in answers[1]["error"]
+    assert "unknown command" in answers[2]["error"]
+    assert _status(socket_file)["web"]["state"] == "running"
+    tree.signal(signal.SIGINT)
+    assert tree.wait_exit() == 0

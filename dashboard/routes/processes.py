@@ -1,0 +1,94 @@
+"""The processes `dashboard run` supervises: their state, their output, start/stop/restart.
+
+A web process started some other way (compose, systemd) finds no supervisor and says so; its
+processes are managed by whatever started them.
+"""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
+
+from dashboard import processes
+from dashboard.control import ControlUnavailable
+from dashboard.deps import ServicesDep
+from dashboard.processes import NO_SUPERVISOR, Action, ProcessList
+from dashboard.routes.pages import page_or_fragment
+from dashboard.services import Services
+
+router = APIRouter(tags=["processes"])
+View = Literal["compact", "detailed"]
+LogLines = Annotated[int, Query(ge=1, le=1000)]
+
+
+def _act(services: Services, name: str, action: Action) -> None:
+    try:
+        processes.act(services.settings.state_dir, name, action)
+    except ControlUnavailable as error:
+        raise HTTPException(503, detail=NO_SUPERVISOR) from error
+    except processes.Refused as refusal:
+        raise HTTPException(404 if refusal.unknown else 409, detail=str(refusal)) from refusal
+
+
+@router.get("/api/processes", response_model=ProcessList)
+def list_processes(services: ServicesDep) -> ProcessList:
+    """The processes `dashboard run` supervises (`supervised: false` when there is none)."""
+    return processes.process_list(services.settings.state_dir)
+
+
+@router.post("/api/processes/{name}/{action}", status_code=202)
+def control_process(name: str, action: Action, services: ServicesDep) -> dict[str, bool]:
+    """Asks the supervisor to start, stop or restart a process; it sets about it at once."""
+    _act(services, name, action)
+    return {"accepted": True}
+
+
+@router.get("/api/processes/{name}/log", response_class=PlainTextResponse)
+def process_log(name: str, services: ServicesDep, lines: LogLines = 200) -> str:
+    """The last lines a process wrote."""
+    try:
+        return "\n".join(processes.tail(services.settings.state_dir, name, lines))
+    except ControlUnavailable as error:
+        raise HTTPException(503, detail=NO_SUPERVISOR) from error
+    except processes.Refused as refusal:
+        raise HTTPException(404, detail=str(refusal)) from refusal
+
+
+def _section(request: Request, services: Services, view: View) -> HTMLResponse:
+    context = {"listing": processes.process_list(services.settings.state_dir), "view": view}
+    return services.templates.TemplateResponse(request, "partials/processes.html", context)
+
+
+@router.get("/processes", response_class=HTMLResponse, include_in_schema=False)
+def processes_page(request: Request, services: ServicesDep) -> HTMLResponse:
+    context = {"listing": processes.process_list(services.settings.state_dir), "view": "detailed"}
+    return page_or_fragment(request, services, "processes.html", "partials/processes.html", context)
+
+
+@router.get("/fragments/processes", response_class=HTMLResponse, include_in_schema=False)
+def processes_fragment(
+    request: Request, services: ServicesDep, view: View = "compact"
+) -> HTMLResponse:
+    return _section(request, services, view)
+
+
+@router.get("/fragments/processes/{name}/log", response_class=HTMLResponse, include_in_schema=False)
+def log_fragment(request: Request, name: str, services: ServicesDep) -> HTMLResponse:
+    try:
+        lines = processes.tail(services.settings.state_dir, name, 200)
+    except (ControlUnavailable, processes.Refused) as problem:
+        lines = [f"({problem})"]
+    context = {"lines": lines}
+    return services.templates.TemplateResponse(request, "partials/process_log.html", context)
+
+
+@router.post("/processes/{name}/{action}", response_class=HTMLResponse, include_in_schema=False)
+def control_from_page(
+    request: Request,
+    name: str,
+    action: Action,
+    services: ServicesDep,
+    view: Annotated[View, Form()] = "compact",
+) -> HTMLResponse:
+    _act(services, name, action)
+    return _section(request, services, view)
