@@ -45,8 +45,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         },
         "task_time_limit": ONE_HOUR + 300,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
-        # On Ctrl-C or SIGTERM, running tasks get a few seconds to finish before their
-        # messages go back to the queue (warm, then soft shutdown), so nothing is lost.
+        # SIGTERM is a warm shutdown: running tasks are waited for. SIGQUIT (the cold shutdown
+        # that `dashboard run` sends when the warm one takes too long) gives them these few
+        # seconds, then hands their late-acknowledged messages back to the queue: nothing lost.
         "worker_soft_shutdown_timeout": 5.0,
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,

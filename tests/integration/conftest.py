@@ -54,6 +54,7 @@ def stack_env(
         "WORKER_CONCURRENCY": "2",
         "LOG_LEVEL": "INFO",
         "PORT": str(free_port()),
+        "FINISHED_PAGE_SIZE": "5",  # small, so paging is exercised with few tasks
     }
     saved = dict(os.environ)
     os.environ.pop("CELERY_BROKER_URL", None)

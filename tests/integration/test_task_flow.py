@@ -162,3 +162,20 @@ def test_a_web_without_a_supervisor_says_so(api: httpx.Client) -> None:
     assert api.get("/api/processes").json() == {"supervised": False, "processes": []}
     assert api.post("/api/processes/worker/stop").status_code == 503
     assert "Not running under" in api.get("/processes").text
+
+
+def test_the_finished_list_pages_with_show_older(api: httpx.Client) -> None:
+    for _ in range(6):  # more than one page of five
+        follow_to_the_end(api, {"seconds": 0, "should_fail": False}, "/api/tasks/demo")
+    page = api.get("/").text
+    finished_rows = page.split('id="finished-rows"', 1)[1].split("</tbody>", 1)[0]
+    assert finished_rows.count('class="task-row"') == 5
+    cursor = page.split("/fragments/finished?cursor=", 1)[1].split('"', 1)[0]
+    older = api.get(f"/fragments/finished?cursor={cursor}", headers={"HX-Request": "true"})
+    assert older.status_code == 200
+    assert 'hx-swap-oob="beforeend:#finished-rows"' in older.text
+    assert older.text.count('class="task-row"') >= 1
+    first_page_ids = {part.split('"', 1)[0] for part in finished_rows.split('id="task-')[1:]}
+    older_ids = {part.split('"', 1)[0] for part in older.text.split('id="task-')[1:]}
+    assert first_page_ids.isdisjoint(older_ids)
+    assert api.get("/fragments/finished?cursor=bogus").status_code == 422

@@ -1,0 +1,52 @@
+"""/healthz names what is down: the app built against a Redis and a database that answer nothing."""
+
+from pathlib import Path
+
+import httpx
+
+from dashboard.app import create_app
+from dashboard.settings import Settings
+from tests import aio
+from tests.processes import free_port
+
+
+def get_health(settings: Settings) -> httpx.Response:
+    """The app in-process, without its lifespan: no event reader, no sampler."""
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(settings))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/healthz")
+
+    return aio.run(ask())
+
+
+def test_health_is_503_naming_each_service_that_is_down(tmp_path: Path) -> None:
+    closed = free_port()  # nothing listens there
+    settings = Settings(
+        state_dir=tmp_path,
+        redis_url=f"redis://127.0.0.1:{closed}/0",
+        database_url=f"postgresql+psycopg://nobody@127.0.0.1:{closed}/none",
+    )
+    response = get_health(settings)
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["redis"].startswith("down: ")
+    assert body["checks"]["database"].startswith("down: ")
+
+
+def test_health_is_200_when_both_answer(tmp_path: Path) -> None:
+    from dashboard import migrate
+    from dashboard.redisserver import EmbeddedRedis
+
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    migrate.upgrade(database_url)
+    redis = EmbeddedRedis(tmp_path)
+    try:
+        settings = Settings(state_dir=tmp_path, redis_url=redis.start(), database_url=database_url)
+        response = get_health(settings)
+    finally:
+        redis.stop()
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
