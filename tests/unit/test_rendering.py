@@ -28,7 +28,8 @@ def test_host_gauges_show_every_figure() -> None:
     assert 'sse-swap="host"' in markup
     assert "12.5 %" in markup and "40.0 %" in markup
     assert "core 1" in markup
-    assert "/dev/vda" in markup and "60.0 GiB" in markup and "100.0 GiB" in markup
+    assert "/dev/vda" in markup and "100.0 GiB" in markup  # total
+    assert "40.0 GiB" in markup and "60.0 GiB" in markup and "40 %" in markup  # used, free
 
 
 def test_host_gauges_before_the_first_sample() -> None:
