@@ -1,16 +1,19 @@
 """Starting a task: the row, the event and the Celery message, in that order.
 
 The row comes first, so a worker that picks the message up at once always finds it, and the
-task id is the same in SQL, in the event log and in Celery. If the broker refuses the
-message, the row is closed as FAILURE with the reason instead of staying QUEUED forever.
+task id is the same in SQL, in the event log and in Celery. If Redis or the broker refuses
+the event or the message, the row is closed as FAILURE with the reason instead of staying
+QUEUED forever, and the caller gets BrokerUnavailable (a 503, never a 500).
 """
 
+import contextlib
 import uuid
 from typing import Any
 
 from celery import Celery
 from kombu.exceptions import OperationalError
 from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -39,10 +42,10 @@ def enqueue(
             session, task_id=task_id, kind=kind, params=params, owner_id=owner_id
         )
     view = TaskView.from_row(row)
-    append_task(redis, view, max_length=event_log_length)
     try:
+        append_task(redis, view, max_length=event_log_length)
         celery_app.send_task(f"dashboard.{kind}", kwargs=params, task_id=task_id)
-    except OperationalError as error:
+    except (OperationalError, RedisError) as error:
         _record_refusal(engine, redis, view, event_log_length, error)
         raise BrokerUnavailable(f"the task queue is unreachable: {error}") from error
     return view
@@ -61,4 +64,6 @@ def _record_refusal(
             error=f"could not be queued: {error}",
         )
     if row is not None:
-        append_task(redis, TaskView.from_row(row), max_length=event_log_length)
+        # Redis may be what is down: the row says what happened either way.
+        with contextlib.suppress(RedisError):
+            append_task(redis, TaskView.from_row(row), max_length=event_log_length)

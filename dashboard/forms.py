@@ -16,6 +16,8 @@ class FormState:
     values: dict[str, Any]
     errors: dict[str, str] = field(default_factory=dict)
     created: TaskView | None = None
+    # Why a valid request could not be queued (Redis or the broker is down).
+    unavailable: str | None = None
 
 
 def empty_pi_form() -> FormState:

@@ -27,11 +27,11 @@ def finished_context(services: Services, session: Session, cursor: str | None) -
         )
     except ValueError as error:
         raise HTTPException(422, detail=f"cursor: {error}") from error
-    return {"finished": views_of(rows, services.celery), "next_cursor": next_cursor}
+    return {"finished": views_of(services, rows), "next_cursor": next_cursor}
 
 
 def active_context(services: Services, session: Session) -> dict[str, Any]:
-    return {"active": views_of(crud.list_active(session), services.celery)}
+    return {"active": views_of(services, crud.list_active(session))}
 
 
 def host_context(services: Services) -> dict[str, Any]:
@@ -96,5 +96,5 @@ def task_page(
         return services.templates.TemplateResponse(
             request, "task_missing.html", {"task_id": task_id}, status_code=404
         )
-    context = {"task": view_of(row, services.celery)}
+    context = {"task": view_of(services, row)}
     return page_or_fragment(request, services, "task.html", "partials/task_detail.html", context)

@@ -26,11 +26,11 @@ SEND_TIMEOUT_SECONDS = 10
 
 def _html_snapshot(services: Services) -> list[ServerSentEvent]:
     with Session(services.engine) as session:
-        active = views_of(crud.list_active(session), services.celery)
+        active = views_of(services, crud.list_active(session))
         rows, next_cursor = crud.page_tasks(
             session, states=FINAL_STATES, cursor=None, limit=services.settings.finished_page_size
         )
-    finished = views_of(rows, services.celery)
+    finished = views_of(services, rows)
     templates = services.templates
     active_html = render(templates, "partials/active_tasks.html", active=active)
     finished_html = render(
@@ -44,7 +44,7 @@ def _html_snapshot(services: Services) -> list[ServerSentEvent]:
 
 def _json_snapshot(services: Services) -> list[ServerSentEvent]:
     with Session(services.engine) as session:
-        active = views_of(crud.list_active(session), services.celery)
+        active = views_of(services, crud.list_active(session))
     return [ServerSentEvent(data=view.model_dump_json(), event="task") for view in active]
 
 

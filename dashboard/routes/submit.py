@@ -1,12 +1,14 @@
 """The page's forms. A bad value comes back as the same form with a message beside the field
 (status 422, which the page swaps in); a good one as a fresh form carrying the new row."""
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
 from dashboard.deps import OwnerDep, ServicesDep
+from dashboard.enqueue import BrokerUnavailable
 from dashboard.forms import (
     FormState,
     empty_demo_form,
@@ -14,6 +16,7 @@ from dashboard.forms import (
     parse_demo_form,
     parse_pi_form,
 )
+from dashboard.models import TaskView
 from dashboard.submissions import DemoRequest, PiRequest
 from dashboard.taskstarts import start_demo, start_pi
 
@@ -24,10 +27,19 @@ FormField = Annotated[str, Form()]
 def _form_response(
     request: Request, services: ServicesDep, template: str, form: FormState
 ) -> HTMLResponse:
-    status = 422 if form.errors else 200
+    status = 503 if form.unavailable else 422 if form.errors else 200
     return services.templates.TemplateResponse(
         request, template, {"form": form}, status_code=status
     )
+
+
+def _start(form: FormState, start: Callable[[], TaskView]) -> FormState:
+    """A fresh form carrying the new task, or the reason it could not be queued."""
+    try:
+        form.created = start()
+    except BrokerUnavailable as error:
+        form.unavailable = str(error)
+    return form
 
 
 @router.post("/tasks/pi", response_class=HTMLResponse)
@@ -39,12 +51,12 @@ def submit_pi(
     method: FormField = "chudnovsky",
 ) -> HTMLResponse:
     parsed = parse_pi_form({"digits": digits, "method": method})
-    if isinstance(parsed, PiRequest):
-        form = empty_pi_form()
-        form.values["method"] = parsed.method.value
-        form.created = start_pi(services, parsed, owner)
-        parsed = form
-    return _form_response(request, services, "partials/pi_form.html", parsed)
+    if not isinstance(parsed, PiRequest):
+        return _form_response(request, services, "partials/pi_form.html", parsed)
+    fresh = empty_pi_form()
+    fresh.values["method"] = parsed.method.value
+    form = _start(fresh, lambda: start_pi(services, parsed, owner))
+    return _form_response(request, services, "partials/pi_form.html", form)
 
 
 @router.post("/tasks/demo", response_class=HTMLResponse)
@@ -56,8 +68,7 @@ def submit_demo(
     should_fail: FormField = "random",
 ) -> HTMLResponse:
     parsed = parse_demo_form({"seconds": seconds, "should_fail": should_fail})
-    if isinstance(parsed, DemoRequest):
-        form = empty_demo_form()
-        form.created = start_demo(services, parsed, owner)
-        parsed = form
-    return _form_response(request, services, "partials/demo_form.html", parsed)
+    if not isinstance(parsed, DemoRequest):
+        return _form_response(request, services, "partials/demo_form.html", parsed)
+    form = _start(empty_demo_form(), lambda: start_demo(services, parsed, owner))
+    return _form_response(request, services, "partials/demo_form.html", form)

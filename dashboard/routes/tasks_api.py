@@ -43,7 +43,7 @@ def list_tasks(
         )
     except ValueError as error:
         raise _invalid_cursor(error) from error
-    return TaskPage(items=views_of(rows, services.celery), next_cursor=next_cursor)
+    return TaskPage(items=views_of(services, rows), next_cursor=next_cursor)
 
 
 def _invalid_cursor(error: ValueError) -> HTTPException:
@@ -53,7 +53,7 @@ def _invalid_cursor(error: ValueError) -> HTTPException:
 
 @router.get("/{task_id}", response_model=TaskView, responses=NOT_FOUND)
 def read_task(task_id: str, services: ServicesDep, session: SessionDep) -> TaskView:
-    return view_of(_existing(session, task_id), services.celery)
+    return view_of(services, _existing(session, task_id))
 
 
 @router.get("/{task_id}/digits.txt", response_class=FileResponse, responses=NOT_FOUND)
