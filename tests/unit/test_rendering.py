@@ -134,3 +134,35 @@ def test_human_readable_figures() -> None:
     assert human_duration(0.25) == "250 ms"
     assert human_duration(7) == "7.0 s"
     assert human_duration(185) == "3 min 5 s"
+
+
+def test_processes_render_with_and_without_a_supervisor() -> None:
+    from dashboard.processes import ProcessList, ProcessStatus
+
+    running = ProcessStatus(
+        name="worker",
+        state="running",
+        pid=42,
+        uptime_seconds=150.0,
+        restarts=1,
+        last_exit="exited with signal SIGKILL after 3s",
+        stoppable=True,
+    )
+    web = running.model_copy(update={"name": "web", "stoppable": False})
+    stopped = running.model_copy(update={"name": "redis", "state": "stopped", "pid": None})
+    listing = ProcessList(supervised=True, processes=[running, web, stopped])
+    detailed = html("partials/processes.html", listing=listing, view="detailed")
+    assert root_id(detailed) == "processes" and 'hx-trigger="every 2s"' in detailed
+    assert "SIGKILL" in detailed and ">42<" in detailed
+    assert 'hx-post="/processes/worker/stop"' in detailed
+    assert 'hx-post="/processes/web/stop"' not in detailed  # the web cannot stop itself
+    assert 'hx-post="/processes/redis/start"' in detailed
+    compact = html("partials/processes.html", listing=listing, view="compact")
+    assert "up 2 min 30 s" in compact and "1 restarts" in compact and ">42<" not in compact
+    alone = html("partials/processes.html", listing=ProcessList(supervised=False, processes=[]))
+    assert "Not running under" in alone and "hx-trigger" not in alone
+
+
+def test_process_output_is_escaped() -> None:
+    markup = html("partials/process_log.html", lines=["<b>bold</b>", "plain"])
+    assert "&lt;b&gt;bold&lt;/b&gt;" in markup and "plain" in markup
