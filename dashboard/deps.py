@@ -4,10 +4,8 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
-from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
-from dashboard.hub import EventHub
 from dashboard.services import Services
 
 
@@ -22,14 +20,6 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 def get_session(services: ServicesDep) -> Iterator[Session]:
     with Session(services.engine, expire_on_commit=False) as session:
         yield session
-
-
-def get_templates(services: ServicesDep) -> Jinja2Templates:
-    return services.templates
-
-
-def get_hub(services: ServicesDep) -> EventHub:
-    return services.hub
 
 
 def get_owner() -> int | None:
@@ -49,7 +39,5 @@ def get_resume_id(
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
-HubDep = Annotated[EventHub, Depends(get_hub)]
 OwnerDep = Annotated[int | None, Depends(get_owner)]
 ResumeIdDep = Annotated[str | None, Depends(get_resume_id)]

@@ -81,12 +81,6 @@ def finished_fragment(
     return services.templates.TemplateResponse(request, "partials/finished_page.html", context)
 
 
-@router.get("/fragments/active", response_class=HTMLResponse)
-def active_fragment(request: Request, services: ServicesDep, session: SessionDep) -> HTMLResponse:
-    context = active_context(services, session)
-    return services.templates.TemplateResponse(request, "partials/active_tasks.html", context)
-
-
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 def task_page(
     request: Request, task_id: str, services: ServicesDep, session: SessionDep
