@@ -14,9 +14,12 @@ import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
-ACTIONS = ("start", "stop", "restart")
+Action = Literal["start", "stop", "restart"]
+ACTIONS: tuple[Action, ...] = get_args(Action)
+# How many lines of a process's output a tail request gets unless it asks for another number.
+DEFAULT_TAIL_LINES = 200
 SOCKET_NAME = "supervisor.sock"
 MAX_REQUEST_BYTES = 4096
 CLIENT_TIMEOUT_SECONDS = 3.0

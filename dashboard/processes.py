@@ -6,8 +6,9 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from dashboard import control
+from dashboard.control import Action
 
-Action = Literal["start", "stop", "restart"]
+__all__ = ["Action", "ProcessList", "ProcessStatus", "Refused", "act", "process_list", "tail"]
 NO_SUPERVISOR = "no supervisor: not running under `dashboard run`"
 
 
@@ -29,9 +30,9 @@ class ProcessList(BaseModel):
 class Refused(Exception):
     """The supervisor would not do it; `unknown` when there is no such process."""
 
-    def __init__(self, message: str, *, unknown: bool) -> None:
-        super().__init__(message)
-        self.unknown = unknown
+    def __init__(self, reply: dict[str, Any]) -> None:
+        super().__init__(str(reply.get("error", "refused")))
+        self.unknown = bool(reply.get("unknown"))
 
 
 def ask(state_dir: Path, payload: dict[str, Any]) -> dict[str, Any]:
@@ -50,12 +51,11 @@ def process_list(state_dir: Path) -> ProcessList:
 def act(state_dir: Path, name: str, action: Action) -> None:
     reply = ask(state_dir, {"command": action, "name": name})
     if not reply.get("ok"):
-        error = str(reply.get("error", "refused"))
-        raise Refused(error, unknown=error.startswith("no process"))
+        raise Refused(reply)
 
 
 def tail(state_dir: Path, name: str, lines: int) -> list[str]:
     reply = ask(state_dir, {"command": "tail", "name": name, "lines": lines})
     if not reply.get("ok"):
-        raise Refused(str(reply.get("error")), unknown=True)
+        raise Refused(reply)
     return [str(line) for line in reply.get("lines", [])]

@@ -45,7 +45,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Any, Self
 
-from dashboard.control import ACTIONS, ControlServer
+from dashboard.control import ACTIONS, DEFAULT_TAIL_LINES, ControlServer
 
 log = logging.getLogger(__name__)
 
@@ -214,12 +214,12 @@ class _Child:
         return "stopped" if self.stopped_by_request else "restarting"
 
     def status(self, now: float) -> dict[str, Any]:
-        running = self.process is not None
+        process = self.process
         return {
             "name": self.spec.name,
             "state": self.state,
-            "pid": self.process.pid if self.process is not None else None,
-            "uptime_seconds": round(now - self.started_at, 1) if running else None,
+            "pid": process.pid if process is not None else None,
+            "uptime_seconds": round(now - self.started_at, 1) if process is not None else None,
             "restarts": self.restarts,
             "last_exit": self.last_exit,
             "stoppable": self.spec.stoppable,
@@ -438,10 +438,12 @@ class Supervisor:
             return {"ok": True, "processes": [child.status(now) for child in self._children]}
         child = next((c for c in self._children if c.spec.name == request.get("name")), None)
         if child is None:
-            return {"ok": False, "error": f"no process is named {request.get('name')!r}"}
+            error = f"no process is named {request.get('name')!r}"
+            return {"ok": False, "error": error, "unknown": True}
         if command == "tail":
-            lines = request.get("lines", 200)
-            return {"ok": True, "lines": child.tail(lines if isinstance(lines, int) else 200)}
+            lines = request.get("lines")
+            wanted = lines if isinstance(lines, int) else DEFAULT_TAIL_LINES
+            return {"ok": True, "lines": child.tail(wanted)}
         if command not in ACTIONS:
             return {"ok": False, "error": f"unknown command {command!r}"}
         if command == "stop" and not child.spec.stoppable:

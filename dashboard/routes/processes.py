@@ -4,13 +4,13 @@ A web process started some other way (compose, systemd) finds no supervisor and 
 processes are managed by whatever started them.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from dashboard import processes
-from dashboard.control import ControlUnavailable
+from dashboard.control import DEFAULT_TAIL_LINES, ControlUnavailable
 from dashboard.deps import ServicesDep
 from dashboard.processes import NO_SUPERVISOR, Action, ProcessList
 from dashboard.routes.pages import page_or_fragment
@@ -44,24 +44,28 @@ def control_process(name: str, action: Action, services: ServicesDep) -> dict[st
 
 
 @router.get("/api/processes/{name}/log", response_class=PlainTextResponse)
-def process_log(name: str, services: ServicesDep, lines: LogLines = 200) -> str:
+def process_log(name: str, services: ServicesDep, lines: LogLines = DEFAULT_TAIL_LINES) -> str:
     """The last lines a process wrote."""
     try:
         return "\n".join(processes.tail(services.settings.state_dir, name, lines))
     except ControlUnavailable as error:
         raise HTTPException(503, detail=NO_SUPERVISOR) from error
     except processes.Refused as refusal:
-        raise HTTPException(404, detail=str(refusal)) from refusal
+        raise HTTPException(404 if refusal.unknown else 409, detail=str(refusal)) from refusal
+
+
+def _listing(services: Services, view: View) -> dict[str, Any]:
+    return {"listing": processes.process_list(services.settings.state_dir), "view": view}
 
 
 def _section(request: Request, services: Services, view: View) -> HTMLResponse:
-    context = {"listing": processes.process_list(services.settings.state_dir), "view": view}
+    context = _listing(services, view)
     return services.templates.TemplateResponse(request, "partials/processes.html", context)
 
 
 @router.get("/processes", response_class=HTMLResponse, include_in_schema=False)
 def processes_page(request: Request, services: ServicesDep) -> HTMLResponse:
-    context = {"listing": processes.process_list(services.settings.state_dir), "view": "detailed"}
+    context = _listing(services, "detailed")
     return page_or_fragment(request, services, "processes.html", "partials/processes.html", context)
 
 
@@ -75,7 +79,7 @@ def processes_fragment(
 @router.get("/fragments/processes/{name}/log", response_class=HTMLResponse, include_in_schema=False)
 def log_fragment(request: Request, name: str, services: ServicesDep) -> HTMLResponse:
     try:
-        lines = processes.tail(services.settings.state_dir, name, 200)
+        lines = processes.tail(services.settings.state_dir, name, DEFAULT_TAIL_LINES)
     except (ControlUnavailable, processes.Refused) as problem:
         lines = [f"({problem})"]
     context = {"lines": lines}
