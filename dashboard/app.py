@@ -15,11 +15,22 @@ from dashboard.db import make_engine
 from dashboard.errors import install_error_handlers
 from dashboard.hub import EventHub
 from dashboard.rendering import make_templates
-from dashboard.routes import health, host_api, pages, processes, streams, submit, tasks_api
+from dashboard.routes import (
+    account,
+    auth,
+    docs,
+    health,
+    host_api,
+    pages,
+    processes,
+    streams,
+    submit,
+    tasks_api,
+)
 from dashboard.sampler import HostSampler
 from dashboard.services import Services
 from dashboard.settings import Settings, get_settings
-from dashboard.streaming import HTML, JSON, format_json, html_formatter
+from dashboard.streaming import HTML, JSON, TOAST, format_json, html_formatter, toast_formatter
 from dashboard.worker import app as celery_app
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -29,7 +40,12 @@ log = logging.getLogger(__name__)
 def build_services(settings: Settings) -> Services:
     templates = make_templates()
     async_redis = AsyncRedis.from_url(settings.effective_redis_url, health_check_interval=30)
-    hub = EventHub(async_redis, {HTML: html_formatter(templates), JSON: format_json})
+    formatters = {
+        HTML: html_formatter(templates),
+        JSON: format_json,
+        TOAST: toast_formatter(templates),
+    }
+    hub = EventHub(async_redis, formatters)
     return Services(
         settings=settings,
         engine=make_engine(settings.effective_database_url),
@@ -66,10 +82,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="dashboard",
         summary="Live operations page for background work: tasks, host gauges and progress.",
         lifespan=lifespan,
+        # Served by dashboard.routes.docs instead, behind the login and without a CDN.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.services = build_services(settings)
     install_error_handlers(app)
-    for module in (pages, submit, tasks_api, host_api, processes, streams, health):
+    routers = (auth, account, pages, submit, tasks_api, host_api, processes, streams, docs, health)
+    for module in routers:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -37,6 +37,7 @@ WEB_STOP: StopPlan = ((signal.SIGTERM, WEB_GRACEFUL_SECONDS + 5.0),)
 # then are cancelled and their (late-acknowledged) messages go back to the queue.
 WORKER_STOP: StopPlan = ((signal.SIGTERM, 10.0), (signal.SIGQUIT, 15.0))
 REDIS_STOP: StopPlan = ((signal.SIGTERM, 10.0),)
+BEAT_STOP: StopPlan = ((signal.SIGTERM, 10.0),)
 WEB_UP_TIMEOUT_SECONDS = 60.0
 ROLE_NAMES = {"run": "supervisor"}
 
@@ -65,7 +66,8 @@ def logging_config(role: str, level: str) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    command = _parser().parse_args(argv).command
+    arguments = _parser().parse_args(argv)
+    command = arguments.command
     role = ROLE_NAMES.get(command, command)
     try:
         settings = get_settings()
@@ -75,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(2)
     logging.config.dictConfig(logging_config(role, settings.log_level))
     try:
+        if command == "create-admin":
+            sys.exit(create_admin(settings, arguments.email, arguments.password_stdin))
         sys.exit(COMMANDS[command](settings))
     except RedisStartError as error:  # its message says what to look at; no traceback needed
         log.error("%s", error)
@@ -91,7 +95,15 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run everything in one supervised process tree")
     commands.add_parser("web", help="serve the web application with uvicorn")
     commands.add_parser("worker", help="run a Celery worker")
+    commands.add_parser("beat", help="run Celery beat (the periodic file retention sweep)")
     commands.add_parser("migrate", help="apply the database migrations")
+    admin = commands.add_parser(
+        "create-admin", help="make a user an admin, creating the account if there is none"
+    )
+    admin.add_argument("email")
+    admin.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     return parser
 
 
@@ -106,6 +118,7 @@ def run(settings: Settings) -> int:
         _recover(env, embedded=not settings.redis_url)
         if not supervisor.stop_requested:  # a Ctrl-C during the migrations starts nothing more
             supervisor.start(ChildSpec("worker", role_command("worker"), env, WORKER_STOP))
+            supervisor.start(ChildSpec("beat", role_command("beat"), env, BEAT_STOP))
             web_spec = ChildSpec("web", role_command("web"), env, WEB_STOP, stoppable=False)
             supervisor.start(web_spec)
             _announce(supervisor, settings, state_dir)
@@ -146,6 +159,29 @@ def worker(settings: Settings) -> int:
     return start(argv) or 0
 
 
+def beat(settings: Settings) -> int:
+    """Celery beat: sends the periodic tasks (one beat per deployment, however many workers)."""
+    from dashboard.worker import app
+
+    _prepare_state_dir(settings)
+    start = cast(Callable[[list[str]], int | None], app.start)
+    return start(["beat", f"--loglevel={settings.log_level.upper()}"]) or 0
+
+
+def create_admin(settings: Settings, email: str, password_stdin: bool) -> int:
+    """Makes EMAIL an admin; a new account asks for a password (twice, or once from stdin)."""
+    from dashboard.adminsetup import AdminSetupError, setup_admin
+
+    migrate(settings)
+    try:
+        message = setup_admin(settings, email, password_stdin=password_stdin)
+    except AdminSetupError as error:
+        log.error("%s", error)
+        return 2
+    log.info("%s", message)
+    return 0
+
+
 def migrate(settings: Settings) -> int:
     """Brings the database to the latest Alembic revision."""
     _prepare_state_dir(settings)
@@ -157,6 +193,7 @@ COMMANDS: dict[str, Callable[[Settings], int]] = {
     "run": run,
     "web": web,
     "worker": worker,
+    "beat": beat,
     "migrate": migrate,
 }
 

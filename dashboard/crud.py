@@ -1,21 +1,34 @@
 """Data access for tasks: keyword-only functions that know nothing of HTTP or Celery."""
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, update
+from sqlalchemy import Engine, and_, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from dashboard.models import ACTIVE_STATES, FINAL_STATES, Task, TaskState, utcnow
+from dashboard.models import ACTIVE_STATES, FILE_KINDS, FINAL_STATES, Task, TaskState, utcnow
 
 
 def create_task(
-    session: Session, *, task_id: str, kind: str, params: dict[str, Any], owner_id: int | None
+    session: Session,
+    *,
+    task_id: str,
+    kind: str,
+    params: dict[str, Any],
+    owner_id: int | None,
+    notify_email: bool = False,
 ) -> Task:
-    task = Task(id=task_id, kind=kind, params=params, owner_id=owner_id, state=TaskState.QUEUED)
+    task = Task(
+        id=task_id,
+        kind=kind,
+        params=params,
+        owner_id=owner_id,
+        state=TaskState.QUEUED,
+        notify_email=notify_email,
+    )
     session.add(task)
     session.commit()
     session.refresh(task)
@@ -94,8 +107,9 @@ def _upsert(
     session.expire_all()
 
 
-def list_active(session: Session, *, owner_id: int | None = None, limit: int = 500) -> list[Task]:
-    query = select(Task).where(col(Task.state).in_(ACTIVE_STATES))
+def list_active(session: Session, *, owner_id: int | None, limit: int = 500) -> list[Task]:
+    """Active tasks of one owner, or of everyone when owner_id is None (an admin's view)."""
+    query = _owned_by(select(Task).where(col(Task.state).in_(ACTIVE_STATES)), owner_id)
     query = query.order_by(col(Task.queued_at).desc(), col(Task.id).desc()).limit(limit)
     return list(session.exec(query))
 
@@ -104,16 +118,19 @@ def page_tasks(
     session: Session,
     *,
     states: Sequence[TaskState],
+    owner_id: int | None,
     cursor: str | None,
     limit: int,
 ) -> tuple[list[Task], str | None]:
     """A page of tasks, newest first, and the cursor of the next page (None on the last).
 
+    Only one owner's tasks, or everyone's when owner_id is None (an admin's view).
+
     Final tasks are ordered by when they finished, active ones by when they were queued.
     Keyset pagination: a cursor names the last row seen, so pages stay stable while rows arrive.
     """
     order_column = col(Task.finished_at) if _all_final(states) else col(Task.queued_at)
-    query = select(Task).where(col(Task.state).in_(states))
+    query = _owned_by(select(Task).where(col(Task.state).in_(states)), owner_id)
     if cursor:
         moment, task_id = decode_cursor(cursor)
         query = query.where(
@@ -127,6 +144,10 @@ def page_tasks(
     moment_of_last = last.finished_at if _all_final(states) else last.queued_at
     assert moment_of_last is not None
     return rows[:limit], encode_cursor(moment_of_last, last.id)
+
+
+def _owned_by(query: Any, owner_id: int | None) -> Any:
+    return query if owner_id is None else query.where(col(Task.owner_id) == owner_id)
 
 
 def _all_final(states: Sequence[TaskState]) -> bool:
@@ -153,3 +174,40 @@ def active_task_ids(engine: Engine) -> list[tuple[str, str | None]]:
     with Session(engine) as session:
         query = select(Task.id, Task.worker).where(col(Task.state).in_(ACTIVE_STATES))
         return [(task_id, worker) for task_id, worker in session.exec(query)]
+
+
+def history_of(session: Session, *, owner_id: int, batch: int = 1000) -> Iterator[Task]:
+    """Every task of one owner, oldest first, fetched in batches rather than all at once."""
+    query = select(Task).where(col(Task.owner_id) == owner_id)
+    query = query.order_by(col(Task.queued_at), col(Task.id)).execution_options(yield_per=batch)
+    yield from session.exec(query)
+
+
+def count_of(session: Session, *, owner_id: int) -> int:
+    query = select(func.count()).select_from(Task).where(col(Task.owner_id) == owner_id)
+    return int(session.exec(query).one())
+
+
+def files_to_expire(session: Session, *, finished_before: datetime, limit: int) -> list[Task]:
+    """Successful tasks older than the retention whose files have not been deleted yet."""
+    query = (
+        select(Task)
+        .where(col(Task.state) == TaskState.SUCCESS)
+        .where(col(Task.kind).in_(FILE_KINDS))
+        .where(col(Task.finished_at) < finished_before)
+        .where(col(Task.file_expired_at).is_(None))
+        .order_by(col(Task.finished_at))
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
+def mark_file_expired(session: Session, *, task_id: str) -> Task | None:
+    row = get_task(session, task_id=task_id)
+    if row is None or row.file_expired_at is not None:
+        return None
+    row.file_expired_at = utcnow()
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row

@@ -1,12 +1,23 @@
 """FastAPI dependencies as typed aliases, so a route's signature reads like a sentence."""
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from dashboard.accounts import sessions, tokens
+from dashboard.accounts.credentials import same
+from dashboard.accounts.viewer import SESSION_COOKIE, CsrfRefused, LoginRequired, Viewer
+from dashboard.events import Audience
 from dashboard.services import Services
+
+# Methods that change nothing need no CSRF token.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+_bearer = HTTPBearer(auto_error=False, description="A personal token from the account page")
 
 
 def get_services(request: Request) -> Services:
@@ -22,9 +33,78 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
         yield session
 
 
-def get_owner() -> int | None:
-    """The user a request acts for; everyone is the one anonymous user until accounts exist."""
-    return None
+def get_viewer(
+    request: Request,
+    services: ServicesDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Viewer:
+    """The user a request acts for: a Bearer token first, else the session cookie."""
+    with Session(services.engine) as session:
+        viewer = _from_token(session, bearer.credentials) if bearer else None
+        if bearer and viewer is None:
+            raise LoginRequired("the token is unknown or revoked")
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if viewer is None and cookie:
+            viewer = _from_cookie(session, cookie)
+    if viewer is None:
+        raise LoginRequired("log in first, or send a personal token as a Bearer header")
+    request.state.viewer = viewer  # for templates: the top bar and the CSRF header
+    return viewer
+
+
+def _from_token(session: Session, plain: str) -> Viewer | None:
+    user = tokens.user_of(session, plain=plain)
+    if user is None or user.id is None:
+        return None
+    return Viewer(id=user.id, email=user.email, is_admin=user.is_admin, csrf_token=None)
+
+
+def _from_cookie(session: Session, cookie: str) -> Viewer | None:
+    found = sessions.find(session, cookie=cookie)
+    if found is None:
+        return None
+    login, user = found
+    assert user.id is not None
+    return Viewer(id=user.id, email=user.email, is_admin=user.is_admin, csrf_token=login.csrf_token)
+
+
+async def check_csrf(request: Request, viewer: Annotated[Viewer, Depends(get_viewer)]) -> None:
+    """A state-changing request on a session cookie must carry the session's CSRF token.
+
+    htmx sends it as a header (set once on the page's body); a plain form as a field. Bearer
+    requests need none: a browser never attaches a token to a forged request by itself.
+    """
+    if request.method in SAFE_METHODS or viewer.csrf_token is None:
+        return
+    given = request.headers.get(CSRF_HEADER) or await _form_field(request, CSRF_FIELD)
+    if not same(viewer.csrf_token, given):
+        raise CsrfRefused()
+
+
+async def _form_field(request: Request, name: str) -> str | None:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return None
+    value = (await request.form()).get(name)
+    return value if isinstance(value, str) else None
+
+
+def require_admin(viewer: Annotated[Viewer, Depends(get_viewer)]) -> Viewer:
+    if not viewer.is_admin:
+        raise HTTPException(403, detail="only an admin may do this")
+    return viewer
+
+
+def get_audience(
+    viewer: Annotated[Viewer, Depends(get_viewer)],
+    scope: Annotated[
+        Literal["mine", "all"],
+        Query(description="`all` (admins only): every user's tasks, with their owners"),
+    ] = "mine",
+) -> Audience:
+    if scope == "all" and not viewer.is_admin:
+        raise HTTPException(403, detail="only an admin may see all users' tasks")
+    return Audience(user_id=viewer.id, everyone=scope == "all")
 
 
 def get_resume_id(
@@ -39,5 +119,10 @@ def get_resume_id(
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-OwnerDep = Annotated[int | None, Depends(get_owner)]
+CurrentUser = Annotated[Viewer, Depends(get_viewer)]
+AdminUser = Annotated[Viewer, Depends(require_admin)]
+AudienceDep = Annotated[Audience, Depends(get_audience)]
 ResumeIdDep = Annotated[str | None, Depends(get_resume_id)]
+# Added to every router that needs a logged-in user; CSRF is checked on state changes.
+LOGGED_IN = [Depends(get_viewer), Depends(check_csrf)]
+ADMIN_ONLY = [Depends(require_admin), Depends(check_csrf)]

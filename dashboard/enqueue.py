@@ -8,6 +8,7 @@ QUEUED forever, and the caller gets BrokerUnavailable (a 503, never a 500).
 
 import contextlib
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
@@ -26,25 +27,32 @@ class BrokerUnavailable(RuntimeError):
     """The task could not be queued; its row records why."""
 
 
+@dataclass(frozen=True)
+class NewTask:
+    kind: str
+    params: dict[str, Any]
+    owner_id: int
+    owner_email: str
+    notify_email: bool = False
+
+
 def enqueue(
-    *,
-    engine: Engine,
-    redis: Redis,
-    celery_app: Celery,
-    kind: str,
-    params: dict[str, Any],
-    owner_id: int | None,
-    event_log_length: int,
+    new_task: NewTask, *, engine: Engine, redis: Redis, celery_app: Celery, event_log_length: int
 ) -> TaskView:
     task_id = str(uuid.uuid4())
     with Session(engine, expire_on_commit=False) as session:
         row = crud.create_task(
-            session, task_id=task_id, kind=kind, params=params, owner_id=owner_id
+            session,
+            task_id=task_id,
+            kind=new_task.kind,
+            params=new_task.params,
+            owner_id=new_task.owner_id,
+            notify_email=new_task.notify_email,
         )
-    view = TaskView.from_row(row)
+    view = TaskView.from_row(row, owner=new_task.owner_email)
     try:
         append_task(redis, view, max_length=event_log_length)
-        celery_app.send_task(f"dashboard.{kind}", kwargs=params, task_id=task_id)
+        celery_app.send_task(f"dashboard.{new_task.kind}", kwargs=new_task.params, task_id=task_id)
     except (OperationalError, RedisError) as error:
         _record_refusal(engine, redis, view, event_log_length, error)
         raise BrokerUnavailable(f"the task queue is unreachable: {error}") from error
@@ -65,5 +73,6 @@ def _record_refusal(
         )
     if row is not None:
         # Redis may be what is down: the row says what happened either way.
+        ended = TaskView.from_row(row, owner=view.owner)
         with contextlib.suppress(RedisError):
-            append_task(redis, TaskView.from_row(row), max_length=event_log_length)
+            append_task(redis, ended, max_length=event_log_length)

@@ -1,14 +1,50 @@
-"""Error answers: a clear status and reason, never a bare 500 for a known failure."""
+"""Error answers: a clear status and reason, never a bare 500 for a known failure.
+
+Who is refused gets what suits them: an API client a JSON body (401 with a Bearer challenge),
+a browser the login page (303, or HX-Redirect for an htmx request, which cannot follow a
+redirect into a region of the page).
+"""
+
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from dashboard.accounts.viewer import CsrfRefused, LoginRequired
 from dashboard.enqueue import BrokerUnavailable
+
+# Paths whose callers are programs (or EventSource), which a redirect to a form would not help.
+MACHINE_PREFIXES = ("/api/", "/events", "/fragments/", "/openapi.json")
 
 
 async def _broker_unavailable(_request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=503)
 
 
+async def _login_required(request: Request, error: Exception) -> Response:
+    reason = error.reason if isinstance(error, LoginRequired) else str(error)
+    if request.headers.get("HX-Request") == "true":
+        page = request.headers.get("HX-Current-URL") or "/"
+        return Response(status_code=401, headers={"HX-Redirect": login_url(page)})
+    if request.url.path.startswith(MACHINE_PREFIXES):
+        return JSONResponse(
+            {"detail": reason}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    return RedirectResponse(login_url(str(request.url)), status_code=303)
+
+
+async def _csrf_refused(_request: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"detail": CsrfRefused.reason}, status_code=403)
+
+
+def login_url(back_to: str) -> str:
+    """The login page, asked to send the browser back to this page (its path only)."""
+    parts = urlsplit(back_to)
+    local = parts.path + (f"?{parts.query}" if parts.query else "")
+    return f"/login?next={quote(local or '/', safe='')}"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BrokerUnavailable, _broker_unavailable)
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(CsrfRefused, _csrf_refused)

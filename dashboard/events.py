@@ -13,14 +13,23 @@ from typing import Any
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
-from dashboard.models import TaskView
+from dashboard.models import FINAL_STATES, TaskView
 
 STREAM_KEY = "dashboard:events"
+FINAL_STATE_NAMES = frozenset(state.value for state in FINAL_STATES)
 
 
 class EventType:
     TASK = "task"
     HOST = "host"
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a stream is for: one user's events, or everyone's (an admin's "all users" view)."""
+
+    user_id: int
+    everyone: bool = False
 
 
 @dataclass(frozen=True)
@@ -32,8 +41,16 @@ class Event:
     id: str | None = None
     public: bool = field(default=False)
 
-    def visible_to(self, owner_id: int | None) -> bool:
-        return self.public or self.owner_id == owner_id
+    def visible_to(self, audience: Audience) -> bool:
+        return self.public or audience.everyone or self.owner_id == audience.user_id
+
+    def is_own_ending(self, audience: Audience) -> bool:
+        """A task of this audience's own user reached its final state: worth a toast."""
+        return (
+            self.type == EventType.TASK
+            and self.owner_id == audience.user_id
+            and self.data.get("state") in FINAL_STATE_NAMES
+        )
 
 
 def append_event(redis: Redis, event: Event, *, max_length: int) -> str:

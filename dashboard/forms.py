@@ -6,9 +6,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from dashboard.models import TaskView
-from dashboard.submissions import DemoRequest, PiRequest, field_errors
+from dashboard.submissions import CsvRequest, DemoRequest, PiRequest, field_errors
 
 SHOULD_FAIL_CHOICES = {"random": None, "fail": True, "succeed": False}
+# An HTML checkbox sends its value when ticked and nothing at all when not.
+CHECKED = "on"
 
 
 @dataclass
@@ -28,9 +30,17 @@ def empty_demo_form() -> FormState:
     return FormState(values={"seconds": "7", "should_fail": "random"})
 
 
+def empty_csv_form() -> FormState:
+    return FormState(values={"rows": "100000", "source": "sample"})
+
+
+def _notify(values: dict[str, str]) -> bool:
+    return values.get("notify_email") == CHECKED
+
+
 def parse_pi_form(values: dict[str, str]) -> PiRequest | FormState:
     try:
-        return PiRequest.model_validate(values)
+        return PiRequest.model_validate({**values, "notify_email": _notify(values)})
     except ValidationError as error:
         return FormState(values=values, errors=field_errors(error))
 
@@ -39,8 +49,22 @@ def parse_demo_form(values: dict[str, str]) -> DemoRequest | FormState:
     choice = values.get("should_fail", "random")
     if choice not in SHOULD_FAIL_CHOICES:
         return FormState(values=values, errors={"should_fail": "choose random, fail or succeed"})
-    data = {"seconds": values.get("seconds", ""), "should_fail": SHOULD_FAIL_CHOICES[choice]}
+    data = {
+        "seconds": values.get("seconds", ""),
+        "should_fail": SHOULD_FAIL_CHOICES[choice],
+        "notify_email": _notify(values),
+    }
     try:
         return DemoRequest.model_validate(data)
+    except ValidationError as error:
+        return FormState(values=values, errors=field_errors(error))
+
+
+def parse_csv_form(values: dict[str, str]) -> CsvRequest | FormState:
+    data: dict[str, object] = {"source": values.get("source", ""), "notify_email": _notify(values)}
+    if data["source"] == "sample":
+        data["rows"] = values.get("rows", "")
+    try:
+        return CsvRequest.model_validate(data)
     except ValidationError as error:
         return FormState(values=values, errors=field_errors(error))

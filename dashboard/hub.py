@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from sse_starlette import ServerSentEvent
 
 from dashboard import events
-from dashboard.events import Event
+from dashboard.events import Audience, Event
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,13 @@ class SubscriberOverflow(Exception):
 
 
 class Subscription:
-    def __init__(self, owner_id: int | None) -> None:
-        self.owner_id = owner_id
+    def __init__(self, audience: Audience) -> None:
+        self.audience = audience
         self._queue: asyncio.Queue[Outgoing] = asyncio.Queue(QUEUE_SIZE)
         self._overflowed = False
 
     def offer(self, outgoing: Outgoing) -> None:
-        if self._overflowed or not outgoing.event.visible_to(self.owner_id):
+        if self._overflowed or not outgoing.event.visible_to(self.audience):
             return
         try:
             self._queue.put_nowait(outgoing)
@@ -76,8 +76,8 @@ class EventHub:
         return len(self._subscribers)
 
     @contextmanager
-    def subscribe(self, owner_id: int | None) -> Iterator[Subscription]:
-        subscription = Subscription(owner_id)
+    def subscribe(self, audience: Audience) -> Iterator[Subscription]:
+        subscription = Subscription(audience)
         self._subscribers.add(subscription)
         try:
             yield subscription

@@ -12,8 +12,8 @@ from celery import states as celery_states
 from celery.signals import task_postrun, task_prerun, worker_process_init
 from sqlmodel import Session
 
-from dashboard import crud, runtime
-from dashboard.models import Progress, TaskState, TaskView
+from dashboard import crud, endings, runtime
+from dashboard.models import Progress, TaskKind, TaskState, TaskView
 
 log = logging.getLogger(__name__)
 AnyTask = CeleryTask[Any, Any]
@@ -21,9 +21,13 @@ TASK_PREFIX = "dashboard."
 _running: dict[str, TaskView] = {}
 
 
+KINDS = frozenset(kind.value for kind in TaskKind)
+
+
 def kind_of(task: AnyTask) -> str | None:
-    name = task.name or ""
-    return name.removeprefix(TASK_PREFIX) if name.startswith(TASK_PREFIX) else None
+    """The kind of a task the dashboard tracks; None for others (e-mails, the file sweep)."""
+    kind = (task.name or "").removeprefix(TASK_PREFIX)
+    return kind if kind in KINDS else None
 
 
 @worker_process_init.connect
@@ -41,11 +45,9 @@ def record_start(task_id: str, task: AnyTask, kwargs: dict[str, Any], **_: Any) 
         row = crud.mark_started(
             session, task_id=task_id, kind=kind, params=dict(kwargs), worker=worker
         )
-    if row is None or TaskState(row.state).is_final:
-        return
-    view = TaskView.from_row(row)
-    _running[task_id] = view
-    runtime.publish_task(view)
+        if row is None or TaskState(row.state).is_final:
+            return
+        _running[task_id] = endings.announce(session, row)
 
 
 @task_postrun.connect
@@ -67,8 +69,8 @@ def record_end(
             result=retval if succeeded and isinstance(retval, dict) else None,
             error=None if succeeded else describe_error(retval),
         )
-    if row is not None:
-        runtime.publish_task(TaskView.from_row(row))
+        if row is not None:
+            endings.announce_ending(session, row)
 
 
 def describe_error(error: Any) -> str:

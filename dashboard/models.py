@@ -31,6 +31,11 @@ FINAL_STATES = (TaskState.SUCCESS, TaskState.FAILURE, TaskState.REVOKED, TaskSta
 class TaskKind(StrEnum):
     PI = "pi"
     DEMO = "demo"
+    CSV = "csv"
+
+
+# Kinds whose result is a file on disk, which the retention job deletes when it is old.
+FILE_KINDS = (TaskKind.PI, TaskKind.CSV)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -54,16 +59,57 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Stored lower-cased, so "Ann@Example.com" and "ann@example.com" are one account.
+    email: str = Field(max_length=320, unique=True, index=True)
+    password_hash: str = Field(max_length=255)
+    is_admin: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LoginSession(SQLModel, table=True):
+    """A browser's login. The cookie holds a random token; only its SHA-256 is stored here."""
+
+    __tablename__ = "login_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    # Sent back by the page on every state-changing request (a form field or a header).
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal token for API clients (Bearer); stored as its SHA-256, shown once."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    # The first characters, so a person can tell tokens apart on the page.
+    prefix: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class Task(SQLModel, table=True):
     """One row per task: id is the Celery task id; a redelivery updates, never adds."""
 
     __table_args__ = (
         Index("ix_task_state_finished", "state", "finished_at", "id"),
         Index("ix_task_owner_queued", "owner_id", "queued_at"),
+        Index("ix_task_owner_state_finished", "owner_id", "state", "finished_at", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
-    # Nullable until accounts exist; then every task belongs to the user who started it.
+    # Every task started since accounts exist has an owner; older rows keep None.
     owner_id: int | None = Field(default=None)
     kind: str = Field(max_length=32)
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -75,6 +121,10 @@ class Task(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     worker: str | None = Field(default=None, max_length=255)
     attempts: int = Field(default=0)
+    # The owner asked for an e-mail when the task ends.
+    notify_email: bool = Field(default=False)
+    # When the retention job deleted the task's file; the row stays, saying so.
+    file_expired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Progress(BaseModel):
@@ -87,6 +137,8 @@ class TaskView(BaseModel):
 
     id: str
     owner_id: int | None = None
+    # The owner's e-mail, which an admin's "all users" view shows beside each task.
+    owner: str | None = None
     kind: str
     params: dict[str, Any]
     state: TaskState
@@ -99,13 +151,17 @@ class TaskView(BaseModel):
     progress: Progress | None = None
     result: dict[str, Any] | None = None
     error: str | None = None
+    notify_email: bool = False
+    file_expired_at: datetime | None = None
 
     @property
     def is_final(self) -> bool:
         return self.state.is_final
 
     @classmethod
-    def from_row(cls, row: Task, progress: Progress | None = None) -> "TaskView":
+    def from_row(
+        cls, row: Task, progress: Progress | None = None, owner: str | None = None
+    ) -> "TaskView":
         runtime = None
         if row.started_at and row.finished_at:
             runtime = (row.finished_at - row.started_at).total_seconds()
@@ -115,6 +171,7 @@ class TaskView(BaseModel):
         return cls(
             id=row.id,
             owner_id=row.owner_id,
+            owner=owner,
             kind=row.kind,
             params=row.params,
             state=state,
@@ -127,6 +184,8 @@ class TaskView(BaseModel):
             progress=progress if state in ACTIVE_STATES else None,
             result=row.result,
             error=row.error,
+            notify_email=row.notify_email,
+            file_expired_at=row.file_expired_at,
         )
 
 

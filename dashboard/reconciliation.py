@@ -18,8 +18,8 @@ from celery import Celery
 from redis import Redis
 from sqlmodel import Session
 
-from dashboard import crud, recovery, runtime
-from dashboard.models import TaskView, utcnow
+from dashboard import crud, endings, recovery, runtime
+from dashboard.models import utcnow
 
 log = logging.getLogger(__name__)
 LOST_REASON = "lost in a restart: the task queue no longer holds its message"
@@ -82,7 +82,7 @@ def close_vanished(waiting: set[str], *, grace: timedelta) -> list[str]:
             row = crud.close_if_active(
                 session, task_id=task_id, queued_before=cutoff, error=LOST_REASON
             )
-        if row is not None:
-            runtime.publish_task(TaskView.from_row(row))
-            closed.append(task_id)
+            if row is not None:
+                endings.announce_ending(session, row)
+                closed.append(task_id)
     return closed

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -54,6 +55,20 @@ def thousands(number: int | float) -> str:
     return f"{number:,}"
 
 
+def task_title(task: TaskView) -> str:
+    """A task's name as a person reads it, in e-mails and notices."""
+    params = task.params
+    if task.kind == "pi" and "digits" in params:
+        return f"pi to {params['digits']:,} digits"
+    if task.kind == "demo" and "seconds" in params:
+        return f"demo task sleeping {params['seconds']:g} s"
+    if task.kind == "csv" and params.get("source") == "history":
+        return "CSV export of your task history"
+    if task.kind == "csv" and "rows" in params:
+        return f"CSV of {params['rows']:,} sample rows"
+    return f"{task.kind} task"
+
+
 def row_rank(task: TaskView) -> str:
     """Orders the states one task passes through, so the page never shows an older one.
 
@@ -81,12 +96,19 @@ def make_environment(directory: Path = TEMPLATES_DIR) -> Environment:
         short_id=short_id,
         thousands=thousands,
         rank=row_rank,
+        title=task_title,
     )
     return environment
 
 
+def viewer_context(request: Request) -> dict[str, Any]:
+    """What every page's layout needs: who is logged in and the CSRF token htmx sends."""
+    viewer = getattr(request.state, "viewer", None)
+    return {"viewer": viewer, "session_csrf": viewer.csrf_token if viewer else None}
+
+
 def make_templates(directory: Path = TEMPLATES_DIR) -> Jinja2Templates:
-    return Jinja2Templates(env=make_environment(directory))
+    return Jinja2Templates(env=make_environment(directory), context_processors=[viewer_context])
 
 
 def render(templates: Jinja2Templates, name: str, **context: Any) -> str:

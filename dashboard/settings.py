@@ -30,6 +30,20 @@ class Settings(BaseSettings):
     # How many events the Redis stream keeps: the window a reconnecting client can resume in.
     event_log_length: int = Field(20_000, ge=100)
     finished_page_size: int = Field(20, ge=1, le=200)
+    # Accounts.
+    session_hours: float = Field(14 * 24, gt=0)
+    login_max_failures: int = Field(5, ge=1)
+    login_window_seconds: int = Field(15 * 60, ge=1)
+    # Files tasks make are deleted this long after the task finished, by a sweep this often.
+    file_retention_hours: float = Field(7 * 24, gt=0)
+    file_sweep_seconds: float = Field(600, gt=0)
+    # E-mail: SMTP_URL (smtp://, smtp+starttls:// or smtps://) or, unset, the outbox folder.
+    smtp_url: str | None = None
+    mail_from: str = "dashboard@localhost"
+    mail_retry_seconds: float = Field(30, gt=0)
+    mail_max_retries: int = Field(8, ge=0)
+    # Where links in e-mails point; the address the web listens on when unset.
+    public_url: str | None = None
 
     @property
     def effective_redis_url(self) -> str:
@@ -48,6 +62,14 @@ class Settings(BaseSettings):
     @property
     def files_dir(self) -> Path:
         return self.state_dir.resolve() / "files"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.state_dir.resolve() / "outbox"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 @lru_cache

@@ -14,14 +14,16 @@ from fastapi.templating import Jinja2Templates
 from sse_starlette import ServerSentEvent
 
 from dashboard import events
-from dashboard.events import Event, EventType
+from dashboard.events import Audience, Event, EventType
 from dashboard.hoststats import HostSnapshot
-from dashboard.hub import EventHub, SubscriberOverflow, Subscription
+from dashboard.hub import EventHub, Outgoing, SubscriberOverflow, Subscription
 from dashboard.models import TaskView
 from dashboard.rendering import render
 
 HTML = "html"
 JSON = "json"
+# The page's "your task finished" notice; sent only on the task owner's own streams.
+TOAST = "toast"
 REPLAY_BATCH = 1000
 
 Snapshot = Callable[[], Awaitable[list[ServerSentEvent]]]
@@ -38,6 +40,15 @@ def html_formatter(templates: Jinja2Templates) -> Callable[[Event], list[ServerS
         return [ServerSentEvent(data=html, event="task", id=event.id)]
 
     return format_html
+
+
+def toast_formatter(templates: Jinja2Templates) -> Callable[[Event], list[ServerSentEvent]]:
+    def format_toast(event: Event) -> list[ServerSentEvent]:
+        task = TaskView.model_validate(event.data)
+        html = render(templates, "partials/toast.html", task=task)
+        return [ServerSentEvent(data=html, event="toast")]
+
+    return format_toast
 
 
 def format_json(event: Event) -> list[ServerSentEvent]:
@@ -58,18 +69,18 @@ async def event_stream(
     hub: EventHub,
     *,
     format_name: str,
-    owner_id: int | None,
+    audience: Audience,
     resume_from: str | None,
     snapshot: Snapshot,
 ) -> AsyncIterator[ServerSentEvent]:
     # Subscribing first means nothing published during the opening can fall between the two.
-    with hub.subscribe(owner_id) as subscription:
+    with hub.subscribe(audience) as subscription:
         position = _Position(hub.position)
         if resume_from and await events.can_resume_from(hub.redis, resume_from):
             position.entry_id = resume_from
-            async for event in _replay(hub, resume_from, owner_id):
+            async for event in _replay(hub, resume_from, audience):
                 position.entry_id = event.id or position.entry_id
-                for message in hub.formatters[format_name](event):
+                for message in _messages(Outgoing(event, hub.formatters), format_name, audience):
                     yield message
         else:
             for message in await snapshot():
@@ -81,6 +92,14 @@ async def event_stream(
             yield message
 
 
+def _messages(outgoing: Outgoing, format_name: str, audience: Audience) -> list[ServerSentEvent]:
+    """The event in this stream's format, and on the page a toast when my own task ended."""
+    messages = outgoing.rendered(format_name)
+    if format_name == HTML and outgoing.event.is_own_ending(audience):
+        messages = [*messages, *outgoing.rendered(TOAST)]
+    return messages
+
+
 async def _live(
     subscription: Subscription, position: _Position, format_name: str
 ) -> AsyncIterator[ServerSentEvent]:
@@ -89,17 +108,17 @@ async def _live(
             outgoing = await subscription.next()
             if position.covers(outgoing.event.id):
                 continue
-            for message in outgoing.rendered(format_name):
+            for message in _messages(outgoing, format_name, subscription.audience):
                 yield message
     except SubscriberOverflow:
         return  # the client reconnects and resumes from its last event id
 
 
-async def _replay(hub: EventHub, after_id: str, owner_id: int | None) -> AsyncIterator[Event]:
+async def _replay(hub: EventHub, after_id: str, audience: Audience) -> AsyncIterator[Event]:
     while True:
         batch = await events.read_after(hub.redis, after_id, count=REPLAY_BATCH)
         for event in batch:
-            if event.visible_to(owner_id):
+            if event.visible_to(audience):
                 yield event
         if len(batch) < REPLAY_BATCH:
             return

@@ -4,16 +4,23 @@ The API takes these as JSON bodies and the page's forms as form fields; both go 
 same models, so a bad value gets the same message in both places.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 
 from dashboard.jobs.pi import LEIBNIZ_MAX_DIGITS, MAX_DIGITS, PiMethod
 
 DEMO_MAX_SECONDS = 3600
+CSV_MAX_ROWS = 10_000_000
 
 
-class PiRequest(BaseModel):
+class Notified(BaseModel):
+    """Every kind of task can e-mail its owner when it ends."""
+
+    notify_email: bool = Field(False, description="E-mail me when the task ends")
+
+
+class PiRequest(Notified):
     # method comes first so the digits check can see it.
     method: PiMethod = PiMethod.CHUDNOVSKY
     digits: int = Field(1000, ge=1, le=MAX_DIGITS)
@@ -29,10 +36,17 @@ class PiRequest(BaseModel):
         return digits
 
 
-class DemoRequest(BaseModel):
+class DemoRequest(Notified):
     seconds: float = Field(7, ge=0, le=DEMO_MAX_SECONDS)
     # None means "decide at random", as the original homework service did.
     should_fail: bool | None = None
+
+
+class CsvRequest(Notified):
+    """A sample data set of `rows` rows, or an export of the requesting user's task history."""
+
+    source: Literal["sample", "history"] = "sample"
+    rows: int = Field(100_000, ge=1, le=CSV_MAX_ROWS, description="Rows of the sample data set")
 
 
 def field_errors(error: ValidationError) -> dict[str, str]:

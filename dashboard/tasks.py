@@ -1,5 +1,7 @@
 """Thin Celery tasks: parameters in, progress out; the logic lives in dashboard.jobs."""
 
+import logging
+import smtplib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -7,11 +9,17 @@ from typing import Any
 from celery import Task
 from celery.exceptions import Ignore
 
-from dashboard import artifacts, lifecycle
+from dashboard import artifacts, lifecycle, notifications, retention
+from dashboard.jobs.csvexport import write_sample
 from dashboard.jobs.demo import run_demo
+from dashboard.jobs.history import export_history
 from dashboard.jobs.pi import PiMethod, compute_pi
+from dashboard.mail import MailConfigError
 from dashboard.progress import ProgressThrottle
+from dashboard.settings import get_settings
 from dashboard.worker import app
+
+log = logging.getLogger(__name__)
 
 PREVIEW_DIGITS = 50
 
@@ -55,3 +63,44 @@ def demo_task(
 ) -> dict[str, Any]:
     with progress_reporter(self) as report:
         return dict(run_demo(seconds, should_fail, report))
+
+
+@app.task(bind=True, base=TrackedTask, name="dashboard.csv")
+def csv_task(self: Task[Any, Any], source: str, rows: int | None = None) -> dict[str, Any]:
+    """A sample data set of `rows` rows, or the owner's task history, streamed to a file."""
+    task_id = self.request.id or ""
+    path = artifacts.csv_path(task_id)
+    with progress_reporter(self) as report:
+        if source == "history":
+            summary = export_history(task_id, path, report)
+        else:
+            # Seeded by the task id: a re-run after a crash writes the very same file.
+            summary = write_sample(path, int(rows or 0), task_id, report)
+    return {
+        "source": source,
+        "rows": summary.rows,
+        "bytes": summary.bytes,
+        "file": artifacts.relative_to_state_dir(path),
+    }
+
+
+@app.task(bind=True, name="dashboard.mail.task_finished", acks_late=True)
+def mail_task_finished(self: Task[Any, Any], task_id: str) -> str | None:
+    """E-mails a task's owner that it ended; retried with backoff while the server fails."""
+    settings = get_settings()
+    try:
+        return notifications.send_task_finished(task_id)
+    except MailConfigError as error:  # retrying cannot fix a wrong SMTP_URL
+        log.error("cannot send e-mail: %s", error)
+        return None
+    except (OSError, smtplib.SMTPException) as error:
+        delay = settings.mail_retry_seconds * 2**self.request.retries
+        log.warning("e-mail about task %s failed (%s); retrying in %.0f s", task_id, error, delay)
+        raise self.retry(
+            exc=error, countdown=delay, max_retries=settings.mail_max_retries
+        ) from error
+
+
+@app.task(name="dashboard.files.expire")
+def expire_files() -> int:
+    return retention.expire_old_files()

@@ -2,37 +2,50 @@
 
 from typing import Any
 
-from dashboard.enqueue import enqueue
+from dashboard.accounts.viewer import Viewer
+from dashboard.enqueue import NewTask, enqueue
 from dashboard.jobs.demo import decide_failure
 from dashboard.models import TaskKind, TaskView
 from dashboard.services import Services
-from dashboard.submissions import DemoRequest, PiRequest
+from dashboard.submissions import CsvRequest, DemoRequest, Notified, PiRequest
 
 
-def start_pi(services: Services, request: PiRequest, owner_id: int | None) -> TaskView:
+def start_pi(services: Services, request: PiRequest, owner: Viewer) -> TaskView:
     params = {"digits": request.digits, "method": request.method.value}
-    return _start(services, TaskKind.PI, params, owner_id)
+    return _start(services, TaskKind.PI, params, owner, request)
 
 
-def start_demo(services: Services, request: DemoRequest, owner_id: int | None) -> TaskView:
+def start_demo(services: Services, request: DemoRequest, owner: Viewer) -> TaskView:
     # A random outcome is drawn now and stored, so a re-run after a crash ends the same way.
     params = {
         "seconds": request.seconds,
         "should_fail": decide_failure(request.should_fail),
         "chosen_at_random": request.should_fail is None,
     }
-    return _start(services, TaskKind.DEMO, params, owner_id)
+    return _start(services, TaskKind.DEMO, params, owner, request)
+
+
+def start_csv(services: Services, request: CsvRequest, owner: Viewer) -> TaskView:
+    params: dict[str, Any] = {"source": request.source}
+    if request.source == "sample":
+        params["rows"] = request.rows
+    return _start(services, TaskKind.CSV, params, owner, request)
 
 
 def _start(
-    services: Services, kind: TaskKind, params: dict[str, Any], owner_id: int | None
+    services: Services, kind: TaskKind, params: dict[str, Any], owner: Viewer, request: Notified
 ) -> TaskView:
+    new_task = NewTask(
+        kind=kind.value,
+        params=params,
+        owner_id=owner.id,
+        owner_email=owner.email,
+        notify_email=request.notify_email,
+    )
     return enqueue(
+        new_task,
         engine=services.engine,
         redis=services.redis,
         celery_app=services.celery,
-        kind=kind.value,
-        params=params,
-        owner_id=owner_id,
         event_log_length=services.settings.event_log_length,
     )

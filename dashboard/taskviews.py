@@ -13,7 +13,9 @@ from typing import Any
 
 from pydantic import ValidationError
 from redis.exceptions import RedisError
+from sqlmodel import Session
 
+from dashboard.accounts import users
 from dashboard.models import ACTIVE_STATES, Progress, Task, TaskState, TaskView
 from dashboard.services import Services
 
@@ -49,7 +51,17 @@ def _progress(raw: bytes | None) -> Progress | None:
 def views_of(services: Services, rows: Sequence[Task]) -> list[TaskView]:
     active = [row.id for row in rows if TaskState(row.state) in ACTIVE_STATES]
     progress = progress_of(services, active)
-    return [TaskView.from_row(row, progress.get(row.id)) for row in rows]
+    owners = _owner_emails(services, rows)
+    return [
+        TaskView.from_row(row, progress.get(row.id), owners.get(row.owner_id or 0)) for row in rows
+    ]
+
+
+def _owner_emails(services: Services, rows: Sequence[Task]) -> dict[int, str]:
+    if not rows:
+        return {}
+    with Session(services.engine) as session:
+        return users.emails_by_id(session, user_ids=(row.owner_id for row in rows))
 
 
 def view_of(services: Services, row: Task) -> TaskView:

@@ -51,6 +51,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_soft_shutdown_timeout": 5.0,
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
+        # Celery beat (`dashboard beat`, which `dashboard run` starts): the file retention sweep.
+        "beat_schedule": {
+            "expire-old-files": {
+                "task": "dashboard.files.expire",
+                "schedule": settings.file_sweep_seconds,
+                "options": {"expires": settings.file_sweep_seconds},
+            }
+        },
+        "beat_schedule_filename": str(settings.state_dir.resolve() / "celerybeat-schedule"),
     }
 
 

@@ -11,6 +11,8 @@ const files = {
   "htmx-ext-sse/dist/sse.min.js": "sse.min.js",
   "uplot/dist/uPlot.iife.min.js": "uPlot.iife.min.js",
   "uplot/dist/uPlot.min.css": "uPlot.min.css",
+  "swagger-ui-dist/swagger-ui-bundle.js": "swagger-ui-bundle.js",
+  "swagger-ui-dist/swagger-ui.css": "swagger-ui.css",
 };
 
 mkdirSync(vendor, { recursive: true });

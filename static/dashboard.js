@@ -131,6 +131,59 @@
     if (chart.plot) chart.plot.setData(chart.data);
   }
 
+  // Notices: a toast closes on its button or by itself after a while.
+  const TOAST_SECONDS = 12;
+
+  function armToast(toast) {
+    if (toast.dataset.armed) return;
+    toast.dataset.armed = "1";
+    const close = function () { toast.remove(); };
+    const button = toast.querySelector(".toast-close");
+    if (button) button.addEventListener("click", close);
+    setTimeout(close, TOAST_SECONDS * 1000);
+  }
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    for (const toast of event.detail.target.querySelectorAll(".toast")) armToast(toast);
+  });
+  document.addEventListener("htmx:sseMessage", function () {
+    for (const toast of document.querySelectorAll(".toast")) armToast(toast);
+  });
+
+  // A refused request (403, 404, 409, 500...) says why in a notice instead of failing silently.
+  function showError(text) {
+    const notices = document.getElementById("notices");
+    if (!notices) return;
+    const toast = document.createElement("div");
+    toast.className = "toast error";
+    toast.setAttribute("role", "alert");
+    const message = document.createElement("span");
+    message.textContent = text;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "toast-close";
+    button.setAttribute("aria-label", "dismiss");
+    button.textContent = "×";
+    toast.append(message, button);
+    notices.append(toast);
+    armToast(toast);
+  }
+
+  function reasonOf(xhr) {
+    try {
+      const detail = JSON.parse(xhr.responseText).detail;
+      if (typeof detail === "string") return detail;
+    } catch (_) { /* not JSON: fall back to the status line */ }
+    return xhr.status ? xhr.status + " " + xhr.statusText : "the server could not be reached";
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    showError("Refused: " + reasonOf(event.detail.xhr));
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showError("The server could not be reached. Check the connection and try again.");
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     localizeTimes(document);
     startChart();

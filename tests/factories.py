@@ -77,3 +77,17 @@ def host_snapshot(cpu: float = 12.5, memory: float = 40.0) -> HostSnapshot:
             )
         ],
     )
+
+
+def finished_csv() -> TaskView:
+    return task_view(
+        id="22222222-3333-4444-5555-666666666666",
+        kind="csv",
+        params={"source": "sample", "rows": 1_000_000},
+        state=TaskState.SUCCESS,
+        started_at=MOMENT,
+        finished_at=MOMENT + timedelta(seconds=1),
+        runtime_seconds=1.0,
+        attempts=1,
+        result={"source": "sample", "rows": 1_000_000, "bytes": 48_000_000, "file": "files/x.csv"},
+    )

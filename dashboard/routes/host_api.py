@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter, HTTPException
 
-from dashboard.deps import ServicesDep
+from dashboard.deps import LOGGED_IN, ServicesDep
 from dashboard.hoststats import CoreTimes, CpuLoad, DiskUsage, HostSnapshot
 
-router = APIRouter(prefix="/api", tags=["host"])
+router = APIRouter(prefix="/api", tags=["host"], dependencies=LOGGED_IN)
 
 
 def _latest(services: ServicesDep) -> HostSnapshot:

@@ -7,31 +7,54 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from dashboard import crud
-from dashboard.deps import ServicesDep, SessionDep
-from dashboard.forms import empty_demo_form, empty_pi_form
-from dashboard.models import FINAL_STATES
+from dashboard.accounts.viewer import Viewer
+from dashboard.deps import LOGGED_IN, AudienceDep, CurrentUser, ServicesDep, SessionDep
+from dashboard.events import Audience
+from dashboard.forms import empty_csv_form, empty_demo_form, empty_pi_form
+from dashboard.models import FINAL_STATES, Task
 from dashboard.processes import process_list
 from dashboard.services import Services
 from dashboard.taskviews import view_of, views_of
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=LOGGED_IN)
 
 
-def finished_context(services: Services, session: Session, cursor: str | None) -> dict[str, Any]:
+def owner_filter(audience: Audience) -> int | None:
+    """The owner whose tasks to list; None lists everyone's (an admin's "all users")."""
+    return None if audience.everyone else audience.user_id
+
+
+def may_see(viewer: Viewer, row: Task) -> bool:
+    return viewer.is_admin or row.owner_id == viewer.id
+
+
+def finished_context(
+    services: Services, session: Session, audience: Audience, cursor: str | None
+) -> dict[str, Any]:
     try:
         rows, next_cursor = crud.page_tasks(
             session,
             states=FINAL_STATES,
+            owner_id=owner_filter(audience),
             cursor=cursor,
             limit=services.settings.finished_page_size,
         )
     except ValueError as error:
         raise HTTPException(422, detail=f"cursor: {error}") from error
-    return {"finished": views_of(services, rows), "next_cursor": next_cursor}
+    return {
+        "finished": views_of(services, rows),
+        "next_cursor": next_cursor,
+        "scope": scope_of(audience),
+    }
 
 
-def active_context(services: Services, session: Session) -> dict[str, Any]:
-    return {"active": views_of(services, crud.list_active(session))}
+def active_context(services: Services, session: Session, audience: Audience) -> dict[str, Any]:
+    active = crud.list_active(session, owner_id=owner_filter(audience))
+    return {"active": views_of(services, active)}
+
+
+def scope_of(audience: Audience) -> str:
+    return "all" if audience.everyone else "mine"
 
 
 def host_context(services: Services) -> dict[str, Any]:
@@ -53,18 +76,26 @@ def page_or_fragment(
 
 
 @router.get("/", response_class=HTMLResponse)
-def index(request: Request, services: ServicesDep, session: SessionDep) -> HTMLResponse:
+def index(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    viewer: CurrentUser,
+    audience: AudienceDep,
+) -> HTMLResponse:
     # The stream position is read before the lists, so the events after it cover any change
     # made while the page renders: the stream resumes from here instead of a second snapshot.
     position = services.hub.position
+    scope = scope_of(audience)
     context = {
         **host_context(services),
-        **active_context(services, session),
-        **finished_context(services, session, None),
-        "processes": process_list(services.settings.state_dir),
+        **active_context(services, session, audience),
+        **finished_context(services, session, audience, None),
+        "processes": process_list(services.settings.state_dir) if viewer.is_admin else None,
         "pi_form": empty_pi_form(),
         "demo_form": empty_demo_form(),
-        "stream_url": f"/events?last_event_id={position}",
+        "csv_form": empty_csv_form(),
+        "stream_url": f"/events?scope={scope}&last_event_id={position}",
     }
     return services.templates.TemplateResponse(request, "index.html", context)
 
@@ -74,21 +105,25 @@ def finished_fragment(
     request: Request,
     services: ServicesDep,
     session: SessionDep,
+    audience: AudienceDep,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
     """A further page of finished tasks, appended below the ones shown."""
-    context = finished_context(services, session, cursor)
+    context = finished_context(services, session, audience, cursor)
     return services.templates.TemplateResponse(request, "partials/finished_page.html", context)
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 def task_page(
-    request: Request, task_id: str, services: ServicesDep, session: SessionDep
+    request: Request, task_id: str, services: ServicesDep, session: SessionDep, viewer: CurrentUser
 ) -> HTMLResponse:
     row = crud.get_task(session, task_id=task_id)
-    if row is None:
+    if row is None or not may_see(viewer, row):
+        template, status = (
+            ("task_missing.html", 404) if row is None else ("task_protected.html", 403)
+        )
         return services.templates.TemplateResponse(
-            request, "task_missing.html", {"task_id": task_id}, status_code=404
+            request, template, {"task_id": task_id}, status_code=status
         )
     context = {"task": view_of(services, row)}
     return page_or_fragment(request, services, "task.html", "partials/task_detail.html", context)

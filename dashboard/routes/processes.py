@@ -11,12 +11,13 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from dashboard import processes
 from dashboard.control import DEFAULT_TAIL_LINES, ControlUnavailable
-from dashboard.deps import ServicesDep
+from dashboard.deps import ADMIN_ONLY, ServicesDep
 from dashboard.processes import NO_SUPERVISOR, Action, ProcessList
 from dashboard.routes.pages import page_or_fragment
 from dashboard.services import Services
 
-router = APIRouter(tags=["processes"])
+# Process control and output are an operator's business: admins only.
+router = APIRouter(tags=["processes"], dependencies=ADMIN_ONLY)
 View = Literal["compact", "detailed"]
 LogLines = Annotated[int, Query(ge=1, le=1000)]
 

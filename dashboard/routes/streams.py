@@ -11,30 +11,41 @@ from sqlmodel import Session
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from dashboard import crud
-from dashboard.deps import OwnerDep, ResumeIdDep, ServicesDep
+from dashboard.deps import LOGGED_IN, AudienceDep, ResumeIdDep, ServicesDep
+from dashboard.events import Audience
 from dashboard.models import FINAL_STATES
 from dashboard.rendering import render
+from dashboard.routes.pages import owner_filter, scope_of
 from dashboard.services import Services
 from dashboard.streaming import HTML, JSON, event_stream
 from dashboard.taskviews import views_of
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], dependencies=LOGGED_IN)
 PING_SECONDS = 15
 # A client that does not take a message within this long is dropped, not waited for.
 SEND_TIMEOUT_SECONDS = 10
 
 
-def _html_snapshot(services: Services) -> list[ServerSentEvent]:
+def _html_snapshot(services: Services, audience: Audience) -> list[ServerSentEvent]:
+    owner_id = owner_filter(audience)
     with Session(services.engine) as session:
-        active = views_of(services, crud.list_active(session))
+        active = views_of(services, crud.list_active(session, owner_id=owner_id))
         rows, next_cursor = crud.page_tasks(
-            session, states=FINAL_STATES, cursor=None, limit=services.settings.finished_page_size
+            session,
+            states=FINAL_STATES,
+            owner_id=owner_id,
+            cursor=None,
+            limit=services.settings.finished_page_size,
         )
     finished = views_of(services, rows)
     templates = services.templates
     active_html = render(templates, "partials/active_tasks.html", active=active)
     finished_html = render(
-        templates, "partials/finished_tasks.html", finished=finished, next_cursor=next_cursor
+        templates,
+        "partials/finished_tasks.html",
+        finished=finished,
+        next_cursor=next_cursor,
+        scope=scope_of(audience),
     )
     return [
         ServerSentEvent(data=active_html, event="active-list"),
@@ -42,24 +53,24 @@ def _html_snapshot(services: Services) -> list[ServerSentEvent]:
     ]
 
 
-def _json_snapshot(services: Services) -> list[ServerSentEvent]:
+def _json_snapshot(services: Services, audience: Audience) -> list[ServerSentEvent]:
     with Session(services.engine) as session:
-        active = views_of(services, crud.list_active(session))
+        active = views_of(services, crud.list_active(session, owner_id=owner_filter(audience)))
     return [ServerSentEvent(data=view.model_dump_json(), event="task") for view in active]
 
 
 def _response(
-    services: Services, format_name: str, owner: int | None, resume: str | None
+    services: Services, format_name: str, audience: Audience, resume: str | None
 ) -> EventSourceResponse:
     snapshot = _html_snapshot if format_name == HTML else _json_snapshot
 
     async def take_snapshot() -> list[ServerSentEvent]:
-        return await asyncio.to_thread(snapshot, services)
+        return await asyncio.to_thread(snapshot, services, audience)
 
     stream = event_stream(
         services.hub,
         format_name=format_name,
-        owner_id=owner,
+        audience=audience,
         resume_from=resume,
         snapshot=take_snapshot,
     )
@@ -68,16 +79,18 @@ def _response(
 
 @router.get("/events", include_in_schema=False)
 def page_events(
-    request: Request, services: ServicesDep, owner: OwnerDep, resume: ResumeIdDep
+    request: Request, services: ServicesDep, audience: AudienceDep, resume: ResumeIdDep
 ) -> EventSourceResponse:
-    return _response(services, HTML, owner, resume)
+    return _response(services, HTML, audience, resume)
 
 
 @router.get("/api/events")
-def api_events(services: ServicesDep, owner: OwnerDep, resume: ResumeIdDep) -> EventSourceResponse:
-    """Server-sent events: `task` (a task's current view, JSON) and `host` (host gauges).
+def api_events(
+    services: ServicesDep, audience: AudienceDep, resume: ResumeIdDep
+) -> EventSourceResponse:
+    """Server-sent events of my tasks: `task` (a task's view, JSON) and `host` (host gauges).
 
     A new connection starts with the active tasks; a reconnect naming its last event id
     (Last-Event-ID header or `last_event_id`) gets exactly the events it missed.
     """
-    return _response(services, JSON, owner, resume)
+    return _response(services, JSON, audience, resume)

@@ -7,21 +7,25 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from dashboard.deps import OwnerDep, ServicesDep
+from dashboard.deps import LOGGED_IN, CurrentUser, ServicesDep
 from dashboard.enqueue import BrokerUnavailable
 from dashboard.forms import (
     FormState,
+    empty_csv_form,
     empty_demo_form,
     empty_pi_form,
+    parse_csv_form,
     parse_demo_form,
     parse_pi_form,
 )
 from dashboard.models import TaskView
-from dashboard.submissions import DemoRequest, PiRequest
-from dashboard.taskstarts import start_demo, start_pi
+from dashboard.submissions import CsvRequest, DemoRequest, PiRequest
+from dashboard.taskstarts import start_csv, start_demo, start_pi
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=LOGGED_IN)
 FormField = Annotated[str, Form()]
+# Absent when the box is not ticked.
+Checkbox = Annotated[str, Form()]
 
 
 def _form_response(
@@ -46,16 +50,18 @@ def _start(form: FormState, start: Callable[[], TaskView]) -> FormState:
 def submit_pi(
     request: Request,
     services: ServicesDep,
-    owner: OwnerDep,
+    viewer: CurrentUser,
     digits: FormField = "",
     method: FormField = "chudnovsky",
+    notify_email: Checkbox = "",
 ) -> HTMLResponse:
-    parsed = parse_pi_form({"digits": digits, "method": method})
+    values = {"digits": digits, "method": method, "notify_email": notify_email}
+    parsed = parse_pi_form(values)
     if not isinstance(parsed, PiRequest):
         return _form_response(request, services, "partials/pi_form.html", parsed)
     fresh = empty_pi_form()
-    fresh.values["method"] = parsed.method.value
-    form = _start(fresh, lambda: start_pi(services, parsed, owner))
+    fresh.values.update(method=parsed.method.value, notify_email=notify_email)
+    form = _start(fresh, lambda: start_pi(services, parsed, viewer))
     return _form_response(request, services, "partials/pi_form.html", form)
 
 
@@ -63,12 +69,35 @@ def submit_pi(
 def submit_demo(
     request: Request,
     services: ServicesDep,
-    owner: OwnerDep,
+    viewer: CurrentUser,
     seconds: FormField = "7",
     should_fail: FormField = "random",
+    notify_email: Checkbox = "",
 ) -> HTMLResponse:
-    parsed = parse_demo_form({"seconds": seconds, "should_fail": should_fail})
+    values = {"seconds": seconds, "should_fail": should_fail, "notify_email": notify_email}
+    parsed = parse_demo_form(values)
     if not isinstance(parsed, DemoRequest):
         return _form_response(request, services, "partials/demo_form.html", parsed)
-    form = _start(empty_demo_form(), lambda: start_demo(services, parsed, owner))
+    fresh = empty_demo_form()
+    fresh.values["notify_email"] = notify_email
+    form = _start(fresh, lambda: start_demo(services, parsed, viewer))
     return _form_response(request, services, "partials/demo_form.html", form)
+
+
+@router.post("/tasks/csv", response_class=HTMLResponse)
+def submit_csv(
+    request: Request,
+    services: ServicesDep,
+    viewer: CurrentUser,
+    rows: FormField = "",
+    source: FormField = "sample",
+    notify_email: Checkbox = "",
+) -> HTMLResponse:
+    values = {"rows": rows, "source": source, "notify_email": notify_email}
+    parsed = parse_csv_form(values)
+    if not isinstance(parsed, CsvRequest):
+        return _form_response(request, services, "partials/csv_form.html", parsed)
+    fresh = empty_csv_form()
+    fresh.values.update(rows=rows or fresh.values["rows"], source=source, notify_email=notify_email)
+    form = _start(fresh, lambda: start_csv(services, parsed, viewer))
+    return _form_response(request, services, "partials/csv_form.html", form)

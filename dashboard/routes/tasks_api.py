@@ -1,45 +1,74 @@
-"""The JSON API for tasks: start them, read one, list them, fetch the digits of pi."""
+"""The JSON API for tasks: start them, read one, list them, download the files they made.
+
+A task belongs to the user who started it. Someone else asking for it gets 403 with the
+state PROTECTED (the task exists, and it is not theirs); an unknown id is 404. Admins may
+read every task.
+"""
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from dashboard import artifacts, crud
-from dashboard.deps import OwnerDep, ServicesDep, SessionDep
-from dashboard.models import Task, TaskCreated, TaskKind, TaskPage, TaskState, TaskView
-from dashboard.submissions import DemoRequest, PiRequest
-from dashboard.taskstarts import start_demo, start_pi
+from dashboard.accounts.viewer import Viewer
+from dashboard.deps import LOGGED_IN, AudienceDep, CurrentUser, ServicesDep, SessionDep
+from dashboard.models import Task, TaskCreated, TaskPage, TaskState, TaskView
+from dashboard.routes.pages import may_see, owner_filter
+from dashboard.submissions import CsvRequest, DemoRequest, PiRequest
+from dashboard.taskstarts import start_csv, start_demo, start_pi
 from dashboard.taskviews import view_of, views_of
 
-router = APIRouter(prefix="/api/tasks", tags=["tasks"])
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No task has this id"}}
+router = APIRouter(prefix="/api/tasks", tags=["tasks"], dependencies=LOGGED_IN)
+PROTECTED = "PROTECTED"
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not logged in and no valid Bearer token"},
+    403: {"description": "The task belongs to another user (state PROTECTED)"},
+    404: {"description": "No task has this id"},
+}
+FILE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    **ANSWERS,
+    410: {"description": "The file was deleted by the retention job"},
+}
 
 
 @router.post("/pi", status_code=202, response_model=TaskCreated)
-def create_pi_task(request: PiRequest, services: ServicesDep, owner: OwnerDep) -> TaskCreated:
+def create_pi_task(request: PiRequest, services: ServicesDep, viewer: CurrentUser) -> TaskCreated:
     """Computes pi to `digits` decimals (Chudnovsky up to 1,000,000; Leibniz up to 10)."""
-    return TaskCreated(id=start_pi(services, request, owner).id)
+    return TaskCreated(id=start_pi(services, request, viewer).id)
 
 
 @router.post("/demo", status_code=202, response_model=TaskCreated)
-def create_demo_task(request: DemoRequest, services: ServicesDep, owner: OwnerDep) -> TaskCreated:
+def create_demo_task(
+    request: DemoRequest, services: ServicesDep, viewer: CurrentUser
+) -> TaskCreated:
     """Sleeps `seconds`, then fails or succeeds (`should_fail` null: a coin toss)."""
-    return TaskCreated(id=start_demo(services, request, owner).id)
+    return TaskCreated(id=start_demo(services, request, viewer).id)
+
+
+@router.post("/csv", status_code=202, response_model=TaskCreated)
+def create_csv_task(request: CsvRequest, services: ServicesDep, viewer: CurrentUser) -> TaskCreated:
+    """Writes a CSV file: `rows` rows of sample data, or (`source: history`) my task history."""
+    return TaskCreated(id=start_csv(services, request, viewer).id)
 
 
 @router.get("", response_model=TaskPage)
 def list_tasks(
     services: ServicesDep,
     session: SessionDep,
+    audience: AudienceDep,
     state: Annotated[list[TaskState] | None, Query(description="Only these states")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TaskPage:
-    """Newest first. Pass `next_cursor` back as `cursor` for the next page."""
+    """My tasks, newest first. Pass `next_cursor` back as `cursor` for the next page."""
     try:
         rows, next_cursor = crud.page_tasks(
-            session, states=state or list(TaskState), cursor=cursor, limit=limit
+            session,
+            states=state or list(TaskState),
+            owner_id=owner_filter(audience),
+            cursor=cursor,
+            limit=limit,
         )
     except ValueError as error:
         raise _invalid_cursor(error) from error
@@ -51,25 +80,55 @@ def _invalid_cursor(error: ValueError) -> HTTPException:
     return HTTPException(422, detail=detail)
 
 
-@router.get("/{task_id}", response_model=TaskView, responses=NOT_FOUND)
-def read_task(task_id: str, services: ServicesDep, session: SessionDep) -> TaskView:
-    return view_of(services, _existing(session, task_id))
-
-
-@router.get("/{task_id}/digits.txt", response_class=FileResponse, responses=NOT_FOUND)
-def download_digits(task_id: str, session: SessionDep) -> FileResponse:
-    """All digits of a finished pi task, as plain text."""
-    row = _existing(session, task_id)
-    if row.kind != TaskKind.PI or row.state != TaskState.SUCCESS:
-        raise HTTPException(404, detail="this task has no digits file")
-    path = artifacts.digits_path(row.id)
-    if not path.exists():
-        raise HTTPException(404, detail="the digits file is gone from the state directory")
-    return FileResponse(path, media_type="text/plain", filename=f"pi-{row.id}.txt")
-
-
-def _existing(session: SessionDep, task_id: str) -> Task:
+@router.get("/{task_id}", response_model=TaskView, responses=ANSWERS)
+def read_task(
+    task_id: str, services: ServicesDep, session: SessionDep, viewer: CurrentUser
+) -> TaskView | JSONResponse:
     row = crud.get_task(session, task_id=task_id)
+    if row is not None and not may_see(viewer, row):
+        body = {"id": task_id, "state": PROTECTED, "detail": "this task belongs to another user"}
+        return JSONResponse(body, status_code=403)
+    return view_of(services, _existing(row, task_id))
+
+
+@router.get("/{task_id}/file", response_class=FileResponse, responses=FILE_ANSWERS)
+def download_file(task_id: str, session: SessionDep, viewer: CurrentUser) -> FileResponse:
+    """The file a finished task made (pi digits as .txt, a CSV), streamed; owner only."""
+    row = _readable(session, viewer, task_id)
+    if row.state != TaskState.SUCCESS or artifacts.file_of(row.result) is None:
+        raise HTTPException(404, detail="this task has made no file")
+    if row.file_expired_at is not None:
+        raise HTTPException(410, detail="the file has expired and was deleted")
+    path = artifacts.file_of(row.result)
+    if path is None or not path.exists():
+        raise HTTPException(410, detail="the file is gone from the state directory")
+    media_type = "text/csv" if path.suffix == ".csv" else "text/plain"
+    return FileResponse(path, media_type=media_type, filename=download_name(row, path.suffix))
+
+
+@router.get("/{task_id}/digits.txt", response_class=FileResponse, responses=FILE_ANSWERS)
+def download_digits(task_id: str, session: SessionDep, viewer: CurrentUser) -> FileResponse:
+    """All digits of a finished pi task, as plain text (the same as `/file` for pi tasks)."""
+    return download_file(task_id, session, viewer)
+
+
+def download_name(row: Task, suffix: str) -> str:
+    short = row.id[:8]
+    if row.kind == "pi":
+        return f"pi-{row.params.get('digits', 'n')}-digits-{short}{suffix}"
+    if row.params.get("source") == "history":
+        return f"task-history-{short}{suffix}"
+    return f"sample-{row.params.get('rows', 'n')}-rows-{short}{suffix}"
+
+
+def _readable(session: SessionDep, viewer: Viewer, task_id: str) -> Task:
+    row = _existing(crud.get_task(session, task_id=task_id), task_id)
+    if not may_see(viewer, row):
+        raise HTTPException(403, detail="this task belongs to another user")
+    return row
+
+
+def _existing(row: Task | None, task_id: str) -> Task:
     if row is None:
         raise HTTPException(404, detail=f"no task has the id {task_id!r}")
     return row

@@ -90,7 +90,9 @@ def test_finished_pages_are_newest_first_and_stable(session: Session) -> None:
     seen: list[str] = []
     cursor = None
     for _ in range(10):
-        rows, cursor = crud.page_tasks(session, states=FINAL_STATES, cursor=cursor, limit=3)
+        rows, cursor = crud.page_tasks(
+            session, states=FINAL_STATES, owner_id=None, cursor=cursor, limit=3
+        )
         seen += [row.id for row in rows]
         if cursor is None:
             break
@@ -99,7 +101,7 @@ def test_finished_pages_are_newest_first_and_stable(session: Session) -> None:
 
 def test_a_foreign_cursor_is_refused(session: Session) -> None:
     with pytest.raises(ValueError, match="not a cursor"):
-        crud.page_tasks(session, states=FINAL_STATES, cursor="!!nonsense", limit=3)
+        crud.page_tasks(session, states=FINAL_STATES, owner_id=None, cursor="!!nonsense", limit=3)
 
 
 def test_cursor_round_trip() -> None:

@@ -1,6 +1,6 @@
 """The event log's encoding and ordering rules (the Redis side is tested in integration)."""
 
-from dashboard.events import Event, EventType, _fields, id_key, is_valid_id, parse_entry
+from dashboard.events import Audience, Event, EventType, _fields, id_key, is_valid_id, parse_entry
 
 
 def test_entries_round_trip_through_the_stream_fields() -> None:
@@ -31,5 +31,14 @@ def test_malformed_ids_are_not_valid() -> None:
 def test_visibility() -> None:
     mine = Event(type=EventType.TASK, data={}, owner_id=1)
     public = Event(type=EventType.HOST, data={}, public=True)
-    assert mine.visible_to(1) and not mine.visible_to(2)
-    assert public.visible_to(None) and public.visible_to(2)
+    assert mine.visible_to(Audience(1)) and not mine.visible_to(Audience(2))
+    assert mine.visible_to(Audience(2, everyone=True))  # an admin's "all users" stream
+    assert public.visible_to(Audience(2))
+
+
+def test_only_my_own_final_task_events_are_toasts() -> None:
+    ended = Event(type=EventType.TASK, data={"state": "FAILURE"}, owner_id=1)
+    running = Event(type=EventType.TASK, data={"state": "PROGRESS"}, owner_id=1)
+    assert ended.is_own_ending(Audience(1))
+    assert not ended.is_own_ending(Audience(2, everyone=True))
+    assert not running.is_own_ending(Audience(1))

@@ -4,7 +4,7 @@ import pytest
 from sse_starlette import ServerSentEvent
 
 from dashboard import hub as hub_module
-from dashboard.events import Event, EventType
+from dashboard.events import Audience, Event, EventType
 from dashboard.hub import EventHub, SubscriberOverflow
 from tests import aio
 
@@ -17,6 +17,9 @@ def counting_formatter(calls: list[str]):  # type: ignore[no-untyped-def]
     return format_event
 
 
+ANYONE = Audience(user_id=1, everyone=True)
+
+
 def make_hub(calls: list[str]) -> EventHub:
     return EventHub(redis=None, formatters={"html": counting_formatter(calls)})  # type: ignore[arg-type]
 
@@ -26,7 +29,11 @@ def test_each_event_is_rendered_once_however_many_connections() -> None:
     hub = make_hub(calls)
 
     async def scenario() -> int:
-        with hub.subscribe(None) as one, hub.subscribe(None) as two, hub.subscribe(None) as three:
+        with (
+            hub.subscribe(ANYONE) as one,
+            hub.subscribe(ANYONE) as two,
+            hub.subscribe(ANYONE) as three,
+        ):
             hub.publish(Event(type=EventType.TASK, data={}, owner_id=None, id="1-0"))
             received = [await sub.next() for sub in (one, two, three)]
             for outgoing in received:
@@ -41,7 +48,7 @@ def test_connections_receive_only_what_they_may_see() -> None:
     hub = make_hub([])
 
     async def scenario() -> tuple[list[str], list[str]]:
-        with hub.subscribe(1) as alice, hub.subscribe(2) as bob:
+        with hub.subscribe(Audience(1)) as alice, hub.subscribe(Audience(2)) as bob:
             hub.publish(Event(type=EventType.TASK, data={"n": 1}, owner_id=1, id="1-0"))
             hub.publish(Event(type=EventType.TASK, data={"n": 2}, owner_id=2, id="2-0"))
             hub.publish(Event(type=EventType.HOST, data={}, public=True))
@@ -61,7 +68,7 @@ def test_a_connection_that_falls_behind_ends_instead_of_blocking(
 
     async def scenario() -> int:
         delivered = 0
-        with hub.subscribe(None) as slow:
+        with hub.subscribe(ANYONE) as slow:
             for number in range(10):
                 hub.publish(Event(type=EventType.TASK, data={}, id=f"{number}-0"))
             with pytest.raises(SubscriberOverflow):

@@ -6,8 +6,23 @@ import pytest
 
 from dashboard.forms import FormState, empty_demo_form, empty_pi_form
 from dashboard.models import Progress, TaskState
-from dashboard.rendering import human_bytes, human_duration, make_templates, render, row_rank
-from tests.factories import failed_demo, finished_pi, host_snapshot, running_pi, task_view
+from dashboard.rendering import (
+    human_bytes,
+    human_duration,
+    make_templates,
+    render,
+    row_rank,
+    task_title,
+)
+from tests.factories import (
+    MOMENT,
+    failed_demo,
+    finished_csv,
+    finished_pi,
+    host_snapshot,
+    running_pi,
+    task_view,
+)
 
 TEMPLATES = make_templates()
 
@@ -54,7 +69,7 @@ def test_finished_pi_row_has_preview_and_download_link() -> None:
     task = finished_pi()
     markup = html("partials/finished_row.html", task=task)
     assert "3.14159265358979323846" in markup
-    assert f'href="/api/tasks/{task.id}/digits.txt"' in markup
+    assert f'href="/api/tasks/{task.id}/file"' in markup
     assert "SUCCESS" in markup and "2.0 s" in markup
 
 
@@ -77,9 +92,11 @@ def test_task_event_addresses_the_list_the_task_belongs_in(task: object, list_id
 def test_task_lists_render_their_rows() -> None:
     active = html("partials/active_tasks.html", active=[running_pi()])
     assert root_id(active) == "active-tasks" and 'id="active-rows"' in active
-    finished = html("partials/finished_tasks.html", finished=[finished_pi()], next_cursor="abc")
+    finished = html(
+        "partials/finished_tasks.html", finished=[finished_pi()], next_cursor="abc", scope="mine"
+    )
     assert root_id(finished) == "finished-tasks" and 'id="finished-rows"' in finished
-    assert "/fragments/finished?cursor=abc" in finished
+    assert "/fragments/finished?scope=mine&amp;cursor=abc" in finished
 
 
 def test_finished_page_appends_rows_and_ends_without_a_button() -> None:
@@ -166,3 +183,46 @@ def test_processes_render_with_and_without_a_supervisor() -> None:
 def test_process_output_is_escaped() -> None:
     markup = html("partials/process_log.html", lines=["<b>bold</b>", "plain"])
     assert "&lt;b&gt;bold&lt;/b&gt;" in markup and "plain" in markup
+
+
+def test_finished_csv_row_links_the_download_until_the_file_expires() -> None:
+    task = finished_csv()
+    markup = html("partials/finished_row.html", task=task)
+    assert "1,000,000 sample rows" in markup and "1,000,000 rows" in markup
+    assert f'href="/api/tasks/{task.id}/file"' in markup and "45.8 MiB" in markup
+    expired = html(
+        "partials/finished_row.html", task=task.model_copy(update={"file_expired_at": MOMENT})
+    )
+    assert "file expired" in expired and "/file" not in expired
+
+
+def test_every_row_carries_its_owner_for_the_all_users_view() -> None:
+    task = finished_pi().model_copy(update={"owner": "ann@example.com"})
+    assert "ann@example.com" in html("partials/finished_row.html", task=task)
+    assert "ann@example.com" in html(
+        "partials/active_row.html",
+        task=running_pi().model_copy(update={"owner": "ann@example.com"}),
+    )
+
+
+def test_a_toast_names_the_task_its_state_and_links_it() -> None:
+    markup = html("partials/toast.html", task=failed_demo())
+    assert "demo task sleeping 7 s" in markup and "FAILURE" in markup
+    assert f'href="/tasks/{failed_demo().id}"' in markup
+    assert "is done" in html("partials/toast.html", task=finished_pi())
+
+
+def test_titles_name_each_kind_of_task() -> None:
+    assert task_title(finished_pi()) == "pi to 200,000 digits"
+    assert task_title(finished_csv()) == "CSV of 1,000,000 sample rows"
+    history = finished_csv().model_copy(update={"params": {"source": "history"}})
+    assert task_title(history) == "CSV export of your task history"
+
+
+def test_task_parameters_and_errors_are_escaped() -> None:
+    hostile = failed_demo(error="<script>alert(1)</script>").model_copy(
+        update={"owner": "<b>x</b>@example.com"}
+    )
+    markup = html("partials/finished_row.html", task=hostile)
+    assert "<script>" not in markup and "&lt;script&gt;" in markup
+    assert "<b>" not in markup

@@ -20,6 +20,7 @@ from dashboard.redisserver import EmbeddedRedis
 from dashboard.settings import Settings
 from dashboard.worker import celery_config
 from tests import aio
+from tests.accounts import make_user
 from tests.processes import free_port
 
 
@@ -29,12 +30,19 @@ def post_both(settings: Settings) -> tuple[httpx.Response, httpx.Response]:
     isolated = Celery("unqueueable", set_as_current=False)
     isolated.conf.update(celery_config(settings), broker_connection_max_retries=1)
     app.state.services.celery = isolated
+    user = make_user(app.state.services.engine)
 
     async def post() -> tuple[httpx.Response, httpx.Response]:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            page = await client.post("/tasks/pi", data={"digits": "10", "method": "chudnovsky"})
-            api = await client.post("/api/tasks/demo", json={"seconds": 1})
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", cookies=user.cookies
+        ) as client:
+            page = await client.post(
+                "/tasks/pi",
+                data={"digits": "10", "method": "chudnovsky"},
+                headers=user.page_headers,
+            )
+            api = await client.post("/api/tasks/demo", json={"seconds": 1}, headers=user.bearer)
             return page, api
 
     return aio.run(post())

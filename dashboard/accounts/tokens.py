@@ -1,0 +1,68 @@
+"""Personal API tokens: made and revoked on the account page, sent as `Authorization: Bearer`.
+
+The token is shown once when it is made; SQL keeps its digest and a short prefix to tell
+tokens apart.
+"""
+
+from sqlmodel import Session, col, select, update
+
+from dashboard.accounts.credentials import digest, new_token
+from dashboard.models import ApiToken, User, utcnow
+
+TOKEN_PREFIX = "dsh_"
+SHOWN_PREFIX_LENGTH = 12
+
+
+def create(session: Session, *, user_id: int, name: str) -> tuple[str, ApiToken]:
+    plain = new_token(TOKEN_PREFIX)
+    token = ApiToken(
+        user_id=user_id,
+        name=name,
+        token_hash=digest(plain),
+        prefix=plain[:SHOWN_PREFIX_LENGTH],
+    )
+    session.add(token)
+    session.commit()
+    session.refresh(token)
+    return plain, token
+
+
+def user_of(session: Session, *, plain: str) -> User | None:
+    """The user a live token belongs to; notes when it was last used."""
+    query = (
+        select(ApiToken, User)
+        .join(User, col(User.id) == col(ApiToken.user_id))
+        .where(col(ApiToken.token_hash) == digest(plain))
+        .where(col(ApiToken.revoked_at).is_(None))
+    )
+    found = session.exec(query).first()
+    if found is None:
+        return None
+    token, user = found
+    token.last_used_at = utcnow()
+    session.add(token)
+    session.commit()
+    return user
+
+
+def list_for(session: Session, *, user_id: int) -> list[ApiToken]:
+    query = (
+        select(ApiToken)
+        .where(col(ApiToken.user_id) == user_id)
+        .order_by(col(ApiToken.created_at).desc(), col(ApiToken.id).desc())
+    )
+    return list(session.exec(query))
+
+
+def revoke(session: Session, *, user_id: int, token_id: int) -> bool:
+    """Revokes one of this user's live tokens; False if there is no such token."""
+    statement = (
+        update(ApiToken)
+        .where(col(ApiToken.id) == token_id)
+        .where(col(ApiToken.user_id) == user_id)
+        .where(col(ApiToken.revoked_at).is_(None))
+        .values(revoked_at=utcnow())
+    )
+    changed = session.exec(statement).rowcount
+    session.commit()
+    return bool(changed)

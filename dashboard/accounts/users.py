@@ -1,0 +1,84 @@
+"""Users: register, authenticate, make admins. Keyword-only data access, no HTTP."""
+
+from collections.abc import Iterable
+
+from pydantic import BaseModel, EmailStr, Field
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from dashboard.accounts.passwords import hash_password, needs_rehash, verify_password
+from dashboard.models import User
+
+MIN_PASSWORD_LENGTH = 8
+# argon2 hashes any length, but a megabyte "password" is a cheap way to make the server work.
+MAX_PASSWORD_LENGTH = 1024
+
+
+class Credentials(BaseModel):
+    """What registration and login take, from a form or from JSON."""
+
+    email: EmailStr = Field(max_length=320)
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+
+
+class EmailTaken(ValueError):
+    """Another account already has this e-mail."""
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_by_email(session: Session, *, email: str) -> User | None:
+    query = select(User).where(col(User.email) == normalize_email(email))
+    return session.exec(query).first()
+
+
+def register(session: Session, *, email: str, password: str, is_admin: bool = False) -> User:
+    user = User(
+        email=normalize_email(email), password_hash=hash_password(password), is_admin=is_admin
+    )
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError as error:  # two registrations racing for one e-mail
+        session.rollback()
+        raise EmailTaken(email) from error
+    session.refresh(user)
+    return user
+
+
+def authenticate(session: Session, *, email: str, password: str) -> User | None:
+    user = find_by_email(session, email=email)
+    if not verify_password(user.password_hash if user else None, password):
+        return None
+    assert user is not None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        session.add(user)
+        session.commit()
+    return user
+
+
+def make_admin(session: Session, *, email: str, password: str | None) -> tuple[User, bool]:
+    """Promotes an existing user (a new password is optional) or creates one; True if created."""
+    user = find_by_email(session, email=email)
+    if user is None:
+        if password is None:
+            raise ValueError("a new user needs a password")
+        return register(session, email=email, password=password, is_admin=True), True
+    user.is_admin = True
+    if password is not None:
+        user.password_hash = hash_password(password)
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user, False
+
+
+def emails_by_id(session: Session, *, user_ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {user_id for user_id in user_ids if user_id is not None}
+    if not wanted:
+        return {}
+    query = select(User.id, User.email).where(col(User.id).in_(wanted))
+    return {user_id: email for user_id, email in session.exec(query) if user_id is not None}

@@ -1,0 +1,47 @@
+"""What follows a change to a task's row in the worker: the event, and the e-mail if asked.
+
+Events carry the owner's e-mail, which an admin's "all users" view shows. Sending the e-mail
+is a task of its own, queued after the final state is recorded, so a mail server that is
+down delays the message (it is retried) and never changes how the task itself ended.
+"""
+
+import logging
+
+from kombu.exceptions import OperationalError
+from sqlmodel import Session
+
+from dashboard import runtime
+from dashboard.accounts import users
+from dashboard.models import Progress, Task, TaskState, TaskView
+
+log = logging.getLogger(__name__)
+MAIL_TASK = "dashboard.mail.task_finished"
+
+
+def view_with_owner(session: Session, row: Task, progress: Progress | None = None) -> TaskView:
+    owners = users.emails_by_id(session, user_ids=[row.owner_id])
+    return TaskView.from_row(row, progress, owners.get(row.owner_id or 0))
+
+
+def announce(session: Session, row: Task) -> TaskView:
+    """Publishes the row's current view."""
+    view = view_with_owner(session, row)
+    runtime.publish_task(view)
+    return view
+
+
+def announce_ending(session: Session, row: Task) -> TaskView:
+    """Publishes a task's final view and queues the e-mail its owner asked for."""
+    view = announce(session, row)
+    if TaskState(row.state).is_final and row.notify_email:
+        queue_mail(row.id)
+    return view
+
+
+def queue_mail(task_id: str) -> None:
+    from dashboard.worker import app
+
+    try:
+        app.send_task(MAIL_TASK, args=[task_id])
+    except OperationalError as error:  # the task has ended either way; the row says how
+        log.error("could not queue the e-mail about task %s: %s", task_id, error)

@@ -1,0 +1,171 @@
+"""Register, log in, log out: pages with htmx forms that also work as plain HTML forms.
+
+These forms come before any session, so they are protected from cross-site posting by a
+double-submit token: a random value in an HttpOnly cookie that the form must repeat.
+"""
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from dashboard.accounts import sessions, users
+from dashboard.accounts.credentials import new_token, same
+from dashboard.accounts.throttle import LoginThrottle, describe_wait
+from dashboard.accounts.viewer import ANONYMOUS_CSRF_COOKIE, SESSION_COOKIE, CsrfRefused
+from dashboard.deps import CSRF_FIELD, CurrentUser, ServicesDep, SessionDep, check_csrf
+from dashboard.forms import FormState
+from dashboard.services import Services
+from dashboard.submissions import field_errors
+
+router = APIRouter(include_in_schema=False)
+FormField = Annotated[str, Form()]
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: an open redirect to another site would help phishing."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    return target
+
+
+def _anonymous_token(request: Request) -> tuple[str, bool]:
+    existing = request.cookies.get(ANONYMOUS_CSRF_COOKIE)
+    return (existing, False) if existing else (new_token(), True)
+
+
+def _form_page(
+    request: Request, services: Services, template: str, form: FormState, status: int = 200
+) -> HTMLResponse:
+    token, fresh = _anonymous_token(request)
+    wants_fragment = request.headers.get("HX-Request") == "true"
+    name = f"partials/{template}_form.html" if wants_fragment else f"{template}.html"
+    context = {"form": form, "csrf_token": token}
+    response = services.templates.TemplateResponse(request, name, context, status_code=status)
+    if fresh:
+        _set_cookie(request, response, ANONYMOUS_CSRF_COOKIE, token, max_age=None)
+    return response
+
+
+def _set_cookie(
+    request: Request, response: Response, name: str, value: str, max_age: int | None
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def _check_anonymous_csrf(request: Request, given: str) -> None:
+    if not same(request.cookies.get(ANONYMOUS_CSRF_COOKIE), given):
+        raise CsrfRefused()
+
+
+def _go(request: Request, target: str) -> Response:
+    """Sends the browser on: HX-Redirect for htmx, a 303 for a plain form."""
+    if request.headers.get("HX-Request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+def _logged_in(
+    request: Request, services: Services, session: Session, user_id: int, target: str
+) -> Response:
+    lifetime = timedelta(hours=services.settings.session_hours)
+    cookie, _ = sessions.start(session, user_id=user_id, lifetime=lifetime)
+    response = _go(request, safe_next(target))
+    _set_cookie(request, response, SESSION_COOKIE, cookie, int(lifetime.total_seconds()))
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, services: ServicesDep, next: str = "/") -> HTMLResponse:
+    form = FormState(values={"email": "", "next": safe_next(next)})
+    return _form_page(request, services, "login", form)
+
+
+@router.post("/login")
+def log_in(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    email: FormField = "",
+    password: FormField = "",
+    next: FormField = "/",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    _check_anonymous_csrf(request, csrf_token)
+    form = FormState(values={"email": email, "next": safe_next(next)})
+    throttle = _throttle(services)
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.seconds_refused(address)
+    if wait:
+        form.errors["form"] = (
+            f"Too many failed logins from your address. Try again in {describe_wait(wait)}."
+        )
+        response = _form_page(request, services, "login", form, status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    user = users.authenticate(session, email=email, password=password)
+    if user is None or user.id is None:
+        throttle.record_failure(address)
+        form.errors["form"] = "Wrong e-mail or password."
+        return _form_page(request, services, "login", form, status=401)
+    throttle.clear(address)
+    return _logged_in(request, services, session, user.id, next)
+
+
+def _throttle(services: Services) -> LoginThrottle:
+    settings = services.settings
+    return LoginThrottle(services.redis, settings.login_max_failures, settings.login_window_seconds)
+
+
+@router.get("/register", response_class=HTMLResponse)
+def register_page(request: Request, services: ServicesDep) -> HTMLResponse:
+    return _form_page(request, services, "register", FormState(values={"email": ""}))
+
+
+@router.post("/register")
+def register(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    email: FormField = "",
+    password: FormField = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    _check_anonymous_csrf(request, csrf_token)
+    form = FormState(values={"email": email})
+    try:
+        credentials = users.Credentials(email=email, password=password)
+    except ValidationError as error:
+        form.errors = field_errors(error)
+        return _form_page(request, services, "register", form, status=422)
+    if users.find_by_email(session, email=credentials.email) is not None:
+        form.errors["email"] = "An account with this e-mail exists already. Log in instead?"
+        return _form_page(request, services, "register", form, status=422)
+    try:
+        user = users.register(session, email=credentials.email, password=credentials.password)
+    except users.EmailTaken:
+        form.errors["email"] = "An account with this e-mail exists already. Log in instead?"
+        return _form_page(request, services, "register", form, status=422)
+    assert user.id is not None
+    return _logged_in(request, services, session, user.id, "/")
+
+
+@router.post("/logout", dependencies=[Depends(check_csrf)])
+def log_out(request: Request, session: SessionDep, viewer: CurrentUser) -> Response:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        sessions.end(session, cookie=cookie)
+    response = _go(request, "/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
