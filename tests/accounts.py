@@ -16,7 +16,7 @@ PASSWORD = "correct horse battery"
 
 
 @dataclass
-class TestUser:
+class Account:
     id: int
     email: str
     cookie: str
@@ -40,7 +40,7 @@ def unique_email(prefix: str = "user") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
 
 
-def make_user(engine: Engine, *, admin: bool = False, prefix: str = "user") -> TestUser:
+def make_user(engine: Engine, *, admin: bool = False, prefix: str = "user") -> Account:
     """A user with a live session and a personal token, straight in the database."""
     with Session(engine, expire_on_commit=False) as session:
         user = users.register(
@@ -49,7 +49,7 @@ def make_user(engine: Engine, *, admin: bool = False, prefix: str = "user") -> T
         assert user.id is not None
         cookie, login = sessions.start(session, user_id=user.id, lifetime=timedelta(hours=1))
         plain, _ = tokens.create(session, user_id=user.id, name="tests")
-    return TestUser(
+    return Account(
         id=user.id,
         email=user.email,
         cookie=cookie,
@@ -60,7 +60,7 @@ def make_user(engine: Engine, *, admin: bool = False, prefix: str = "user") -> T
     )
 
 
-def page_client(base_url: str, user: TestUser, **options: object) -> httpx.Client:
+def page_client(base_url: str, user: Account, **options: object) -> httpx.Client:
     """A client that acts like the page: session cookie and CSRF header."""
     client = httpx.Client(base_url=base_url, timeout=10, **options)  # type: ignore[arg-type]
     client.cookies.set(SESSION_COOKIE, user.cookie)
@@ -72,4 +72,11 @@ def form_token(html: str) -> str:
     """The CSRF token a login or registration form carries."""
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, "the form has no CSRF token"
+    return found.group(1)
+
+
+def page_csrf(html: str) -> str:
+    """The session's CSRF token, which a logged-in page hands htmx in its body's hx-headers."""
+    found = re.search(r'"X-CSRF-Token": "([^"]+)"', html)
+    assert found, "the page carries no CSRF token"
     return found.group(1)

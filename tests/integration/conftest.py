@@ -19,6 +19,8 @@ from dashboard.db import make_engine
 from dashboard.recovery import heartbeat_key
 from dashboard.redisserver import EmbeddedRedis
 from dashboard.settings import get_settings
+from tests.accounts import Account, make_user, page_client
+from tests.mailserver import MailServer
 from tests.processes import Service, answers, free_port, wait_until
 
 START_SECONDS = 60
@@ -42,8 +44,20 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
+def smtp_server() -> Iterator[MailServer]:
+    """A real SMTP server (aiosmtpd) that the worker sends its e-mails to."""
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def stack_env(
-    tmp_path_factory: pytest.TempPathFactory, redis_server: EmbeddedRedis, database_url: str
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_server: EmbeddedRedis,
+    database_url: str,
+    smtp_server: MailServer,
 ) -> Iterator[dict[str, str]]:
     """The environment of every process of the stack, this test process included."""
     state_dir = tmp_path_factory.mktemp("state")
@@ -55,6 +69,8 @@ def stack_env(
         "LOG_LEVEL": "INFO",
         "PORT": str(free_port()),
         "FINISHED_PAGE_SIZE": "5",  # small, so paging is exercised with few tasks
+        "SMTP_URL": smtp_server.url,
+        "MAIL_RETRY_SECONDS": "1",  # a refused e-mail is retried within the test's patience
     }
     saved = dict(os.environ)
     os.environ.pop("CELERY_BROKER_URL", None)
@@ -109,18 +125,39 @@ def worker(
 
 
 @pytest.fixture(scope="session")
-def web(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def web_service(
+    stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """The web process (uvicorn with one process, so its pid is the server's)."""
     process = Service("web", stack_env, tmp_path_factory.mktemp("logs")).start()
     base_url = f"http://127.0.0.1:{stack_env['PORT']}"
     try:
         wait_until(lambda: answers(f"{base_url}/healthz"), "the web server", START_SECONDS)
     except TimeoutError:
         pytest.fail(f"web did not start:\n{process.log_tail()}")
-    yield base_url
+    yield process
     process.stop()
 
 
+@pytest.fixture(scope="session")
+def web(web_service: Service, stack_env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{stack_env['PORT']}"
+
+
 @pytest.fixture
-def api(web: str, worker: Worker) -> Iterator[httpx.Client]:
+def user(engine: Engine) -> Account:
+    """A fresh user per test, so no test sees another's tasks."""
+    return make_user(engine)
+
+
+@pytest.fixture
+def api(web: str, worker: Worker, user: Account) -> Iterator[httpx.Client]:
+    """Acts as the page does for `user`: session cookie and CSRF header (API calls work too)."""
+    with page_client(web, user) as client:
+        yield client
+
+
+@pytest.fixture
+def anonymous(web: str, worker: Worker) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=web, timeout=10) as client:
         yield client

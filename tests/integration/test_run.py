@@ -6,9 +6,11 @@ wait is bounded in time; the assertions are about which processes exist, never a
 """
 
 import contextlib
+import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +21,8 @@ import httpx
 import psutil
 import pytest
 
+from dashboard.db import make_engine
+from tests.accounts import form_token, make_user, page_csrf
 from tests.processes import free_port, spawn_dashboard_run
 
 pytestmark = pytest.mark.integration
@@ -59,6 +63,8 @@ class Run:
     state_dir: Path
     log_file: Path
     seen: list[psutil.Process]
+    # An admin's personal token, made in the run's own database once it is up.
+    token: str = ""
 
     def wait(self, ready: Callable[[], bool], what: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -101,7 +107,7 @@ class Run:
         return self.log_file.read_text(errors="replace")[-6000:]
 
 
-def start_run(tmp_path: Path, port: int) -> Run:
+def start_run(tmp_path: Path, port: int, **env: str) -> Run:
     """Starts `dashboard run` on a state directory (reused across calls) and waits until up."""
     log_file = tmp_path / "run.log"
     process = spawn_dashboard_run(
@@ -110,6 +116,7 @@ def start_run(tmp_path: Path, port: int) -> Run:
         log_file,
         WORKER_CONCURRENCY=str(WORKER_CONCURRENCY),
         WEB_CONCURRENCY="1",
+        **env,
     )
     run = Run(process, port, tmp_path / "state", log_file, seen=[])
     try:
@@ -117,6 +124,7 @@ def start_run(tmp_path: Path, port: int) -> Run:
         run.wait(lambda: run.children().keys() >= {"redis", "worker", "web"}, "3 roles", 10.0)
         run.wait(run.worker_pool_ready, "the worker's pool processes", START_SECONDS)
         run.descendants()
+        run.token = _admin_token(run.state_dir)
     except BaseException:
         _kill_leftovers(run)
         raise
@@ -202,8 +210,21 @@ def test_a_killed_redis_comes_back_on_the_same_port(dashboard_run: Run) -> None:
     stop_and_check_nothing_is_left(dashboard_run, signal.SIGTERM)
 
 
+def _admin_token(state_dir: Path) -> str:
+    engine = make_engine(f"sqlite:///{state_dir.resolve() / 'dashboard.db'}")
+    try:
+        return make_user(engine, admin=True).token
+    finally:
+        engine.dispose()
+
+
 def _api(run: Run) -> httpx.Client:
-    return httpx.Client(base_url=f"http://127.0.0.1:{run.port}", timeout=10, trust_env=False)
+    return httpx.Client(
+        base_url=f"http://127.0.0.1:{run.port}",
+        timeout=10,
+        trust_env=False,
+        headers={"Authorization": f"Bearer {run.token}"},
+    )
 
 
 def _task(run: Run, task_id: str) -> dict[str, Any]:
@@ -265,6 +286,7 @@ def test_the_page_can_stop_start_and_read_the_processes(dashboard_run: Run) -> N
         assert {name: p["state"] for name, p in processes.items()} == {
             "redis": "running",
             "worker": "running",
+            "beat": "running",
             "web": "running",
         }
         worker = psutil.Process(processes["worker"]["pid"])
@@ -288,3 +310,51 @@ def test_the_page_can_stop_start_and_read_the_processes(dashboard_run: Run) -> N
         assert api.post("/api/processes/nobody/stop").status_code == 404
         assert api.post("/api/processes/worker/dance").status_code == 422
     stop_and_check_nothing_is_left(dashboard_run, signal.SIGTERM)
+
+
+def _create_admin(run: Run, email: str, password: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DASHBOARD_STATE_DIR": str(run.state_dir)}
+    command = [sys.executable, "-m", "dashboard", "create-admin", email, "--password-stdin"]
+    return subprocess.run(
+        command, input=password + "\n", env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@contextlib.contextmanager
+def _log_in(run: Run, email: str, password: str) -> Iterator[httpx.Client]:
+    """A browser-like client logged in through the real login form."""
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{run.port}", timeout=10, trust_env=False
+    ) as client:
+        token = form_token(client.get("/login").text)
+        form = {"email": email, "password": password, "csrf_token": token}
+        answer = client.post("/login", data=form)
+        assert answer.status_code == 303, answer.text
+        yield client
+
+
+def test_create_admin_and_the_beat_that_expires_old_files(tmp_path: Path) -> None:
+    # Files expire two seconds after their task ends; beat sweeps every second.
+    run = start_run(tmp_path, free_port(), FILE_RETENTION_HOURS="0.0005", FILE_SWEEP_SECONDS="1")
+    try:
+        made = _create_admin(run, "Boss@Example.com", "a long enough secret")
+        assert made.returncode == 0 and "created admin boss@example.com" in made.stderr
+        assert _create_admin(run, "short@example.com", "tiny").returncode == 2
+        with _log_in(run, "boss@example.com", "a long enough secret") as boss:
+            assert boss.get("/api/me").json()["is_admin"] is True
+            boss.headers["X-CSRF-Token"] = page_csrf(boss.get("/").text)
+            task_id = boss.post("/api/tasks/pi", json={"digits": 100}).json()["id"]
+
+            def task() -> dict[str, Any]:
+                answer: dict[str, Any] = boss.get(f"/api/tasks/{task_id}").json()
+                return answer
+
+            run.wait(lambda: task()["state"] == "SUCCESS", "the pi task", 60)
+            file = run.state_dir / "files" / f"pi-{task_id}.txt"
+            run.wait(lambda: task()["file_expired_at"] is not None, "the file to expire", 60)
+            assert not file.exists()
+            assert boss.get(f"/api/tasks/{task_id}/file").status_code == 410
+            assert "file expired" in boss.get("/").text
+        stop_and_check_nothing_is_left(run, signal.SIGTERM)
+    finally:
+        _kill_leftovers(run)

@@ -6,6 +6,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from dashboard.models import Task
+from tests.accounts import make_user, page_client
 from tests.sse import Message, open_stream, task_states
 
 pytestmark = pytest.mark.integration
@@ -158,10 +159,11 @@ def test_page_forms_show_the_reason_beside_the_field(api: httpx.Client) -> None:
     assert started.status_code == 200 and "Started" in started.text
 
 
-def test_a_web_without_a_supervisor_says_so(api: httpx.Client) -> None:
-    assert api.get("/api/processes").json() == {"supervised": False, "processes": []}
-    assert api.post("/api/processes/worker/stop").status_code == 503
-    assert "Not running under" in api.get("/processes").text
+def test_a_web_without_a_supervisor_says_so(web: str, engine: Engine) -> None:
+    with page_client(web, make_user(engine, admin=True)) as admin:
+        assert admin.get("/api/processes").json() == {"supervised": False, "processes": []}
+        assert admin.post("/api/processes/worker/stop").status_code == 503
+        assert "Not running under" in admin.get("/processes").text
 
 
 def test_the_finished_list_pages_with_show_older(api: httpx.Client) -> None:
@@ -170,11 +172,12 @@ def test_the_finished_list_pages_with_show_older(api: httpx.Client) -> None:
     page = api.get("/").text
     finished_rows = page.split('id="finished-rows"', 1)[1].split("</tbody>", 1)[0]
     assert finished_rows.count('class="task-row"') == 5
-    cursor = page.split("/fragments/finished?cursor=", 1)[1].split('"', 1)[0]
+    cursor = page.split("/fragments/finished?scope=mine&amp;cursor=", 1)[1].split('"', 1)[0]
     older = api.get(f"/fragments/finished?cursor={cursor}", headers={"HX-Request": "true"})
     assert older.status_code == 200
     assert 'hx-swap-oob="beforeend:#finished-rows"' in older.text
-    assert older.text.count('class="task-row"') >= 1
+    # Only this test's user's tasks are listed: six in all, so one on the second page.
+    assert older.text.count('class="task-row"') == 1
     first_page_ids = {part.split('"', 1)[0] for part in finished_rows.split('id="task-')[1:]}
     older_ids = {part.split('"', 1)[0] for part in older.text.split('id="task-')[1:]}
     assert first_page_ids.isdisjoint(older_ids)

@@ -1,0 +1,160 @@
+"""Registration, login, logout, CSRF, the login throttle and personal tokens, over real HTTP."""
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from redis import Redis
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from dashboard.accounts.throttle import KEY_PREFIX
+from dashboard.models import ApiToken, LoginSession, User
+from tests.accounts import PASSWORD, Account, form_token, page_csrf, unique_email
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def browser(web: str) -> Iterator[httpx.Client]:
+    """A fresh browser: no cookies yet."""
+    with httpx.Client(base_url=web, timeout=10) as client:
+        yield client
+
+
+def register(browser: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
+    token = form_token(browser.get("/register").text)
+    form = {"email": email, "password": password, "csrf_token": token}
+    return browser.post("/register", data=form, headers={"HX-Request": "true"})
+
+
+def log_in(browser: httpx.Client, email: str, password: str) -> httpx.Response:
+    token = form_token(browser.get("/login").text)
+    form = {"email": email, "password": password, "csrf_token": token, "next": "/account"}
+    return browser.post("/login", data=form, headers={"HX-Request": "true"})
+
+
+def test_register_logs_in_with_a_safe_cookie_and_an_argon2_hash(
+    browser: httpx.Client, engine: Engine
+) -> None:
+    email = unique_email("new")
+    answer = register(browser, email.upper())
+    assert answer.status_code == 204 and answer.headers["HX-Redirect"] == "/"
+    cookie = answer.headers["set-cookie"].lower()
+    assert "dashboard_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+    assert "max-age=" in cookie and "secure" not in cookie  # plain http here
+    assert browser.get("/api/me").json()["email"] == email  # stored lower-cased
+    with Session(engine) as session:
+        user = session.exec(select(User).where(col(User.email) == email)).one()
+        assert user.password_hash.startswith("$argon2id$")
+        # The cookie holds a random token; the table holds only its digest.
+        stored = session.exec(select(LoginSession).where(LoginSession.user_id == user.id)).one()
+        assert stored.token_hash not in cookie and len(stored.token_hash) == 64
+
+
+def test_the_cookie_is_secure_when_served_over_https(browser: httpx.Client) -> None:
+    # uvicorn trusts X-Forwarded-Proto from loopback, as from a TLS-terminating proxy.
+    token = form_token(browser.get("/register").text)
+    form = {"email": unique_email("tls"), "password": PASSWORD, "csrf_token": token}
+    answer = browser.post("/register", data=form, headers={"X-Forwarded-Proto": "https"})
+    assert answer.status_code == 303 and "secure" in answer.headers["set-cookie"].lower()
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "field", "message"),
+    [
+        ("not-an-address", PASSWORD, "email", "valid email address"),
+        ("someone@example.com", "short", "password", "at least 8 characters"),
+    ],
+)
+def test_bad_registrations_say_why_beside_the_field(
+    browser: httpx.Client, email: str, password: str, field: str, message: str
+) -> None:
+    answer = register(browser, email, password)
+    assert answer.status_code == 422
+    assert f'id="register-{field}-error"' in answer.text and message in answer.text
+
+
+def test_a_taken_email_is_refused_with_a_clear_message(
+    browser: httpx.Client, user: Account
+) -> None:
+    answer = register(browser, user.email)
+    assert answer.status_code == 422 and "exists already" in answer.text
+
+
+def test_login_and_logout(browser: httpx.Client, user: Account, web: str) -> None:
+    wrong = log_in(browser, user.email, "not the password")
+    assert wrong.status_code == 401 and "Wrong e-mail or password" in wrong.text
+    answer = log_in(browser, user.email, PASSWORD)
+    assert answer.status_code == 204 and answer.headers["HX-Redirect"] == "/account"
+    assert browser.get("/api/me").json()["id"] == user.id
+    old_cookie = browser.cookies["dashboard_session"]
+    csrf = page_csrf(browser.get("/").text)
+    assert browser.post("/logout", headers={"X-CSRF-Token": csrf}).status_code == 303
+    # The session is ended on the server, not only forgotten by this browser.
+    with httpx.Client(base_url=web, cookies={"dashboard_session": old_cookie}) as replay:
+        assert replay.get("/api/me").status_code == 401
+
+
+def test_login_refuses_an_address_after_repeated_failures(
+    browser: httpx.Client, user: Account, redis_client: Redis
+) -> None:
+    try:
+        for _ in range(5):
+            assert log_in(browser, user.email, "wrong guess").status_code == 401
+        refused = log_in(browser, user.email, PASSWORD)  # even the right password, for now
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+        assert "Too many failed logins from your address" in refused.text
+        assert "Try again in 15 minutes" in refused.text
+    finally:
+        redis_client.delete(KEY_PREFIX + "127.0.0.1")
+    assert log_in(browser, user.email, PASSWORD).status_code == 204
+
+
+def test_forms_without_the_right_csrf_token_are_refused(
+    web: str, user: Account, browser: httpx.Client
+) -> None:
+    # Login and registration: the token must match the form's cookie.
+    form_token(browser.get("/login").text)
+    forged = {"email": user.email, "password": PASSWORD, "csrf_token": "forged"}
+    assert browser.post("/login", data=forged).status_code == 403
+    assert browser.post("/register", data={**forged, "csrf_token": ""}).status_code == 403
+    # A logged-in session: the header (htmx) or form field must carry the session's token.
+    with httpx.Client(base_url=web, cookies=user.cookies, timeout=10) as session:
+        for headers in ({}, {"X-CSRF-Token": "wrong"}):
+            answer = session.post("/tasks/pi", data={"digits": "5"}, headers=headers)
+            assert answer.status_code == 403 and "CSRF" in answer.json()["detail"]
+            api = session.post("/api/tasks/pi", json={"digits": 5}, headers=headers)
+            assert api.status_code == 403
+            assert session.post("/logout", headers=headers).status_code == 403
+        fielded = session.post("/tasks/pi", data={"digits": "5", "csrf_token": user.csrf})
+        assert fielded.status_code == 200
+    # A Bearer token needs no CSRF token: browsers never attach one by themselves.
+    with httpx.Client(base_url=web, headers=user.bearer, timeout=10) as client:
+        assert client.post("/api/tasks/pi", json={"digits": 5}).status_code == 202
+
+
+def test_tokens_are_made_shown_once_used_and_revoked(
+    api: httpx.Client, web: str, engine: Engine
+) -> None:
+    made = api.post("/account/tokens", data={"name": "laptop script"})
+    assert made.status_code == 200 and "not shown again" in made.text
+    plain = made.text.split('id="new-token" class="token">', 1)[1].split("<", 1)[0]
+    assert plain.startswith("dsh_") and plain not in api.get("/account").text
+    with Session(engine) as session:
+        stored = session.exec(select(ApiToken).where(ApiToken.name == "laptop script")).one()
+    assert stored.token_hash != plain and plain.startswith(stored.prefix)
+    bearer = {"Authorization": f"Bearer {plain}"}
+    with httpx.Client(base_url=web, headers=bearer, timeout=10) as client:
+        assert client.get("/api/me").status_code == 200
+        assert api.post(f"/account/tokens/{stored.id}/revoke").status_code == 200
+        refused = client.get("/api/me")
+        assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+    assert api.post("/account/tokens", data={"name": ""}).status_code == 422
+
+
+def test_someone_elses_token_cannot_be_revoked(api: httpx.Client, engine: Engine) -> None:
+    with Session(engine) as session:
+        other = session.exec(select(ApiToken).order_by(col(ApiToken.id))).first()
+    assert other is not None
+    assert api.post(f"/account/tokens/{other.id}/revoke").status_code == 404
