@@ -2,7 +2,7 @@
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import httpx
@@ -56,6 +56,18 @@ def make_user(engine: Engine, *, admin: bool = False, prefix: str = "user") -> A
         csrf=login.csrf_token,
         token=plain,
         is_admin=admin,
+        page_headers={"X-CSRF-Token": login.csrf_token},
+    )
+
+
+def new_login(engine: Engine, account: Account) -> Account:
+    """The same user logged in afresh (another browser), e.g. after a test logged out."""
+    with Session(engine, expire_on_commit=False) as session:
+        cookie, login = sessions.start(session, user_id=account.id, lifetime=timedelta(hours=1))
+    return replace(
+        account,
+        cookie=cookie,
+        csrf=login.csrf_token,
         page_headers={"X-CSRF-Token": login.csrf_token},
     )
 
