@@ -143,12 +143,12 @@
     setTimeout(close, TOAST_SECONDS * 1000);
   }
 
-  document.addEventListener("htmx:afterSwap", function (event) {
-    for (const toast of event.detail.target.querySelectorAll(".toast")) armToast(toast);
-  });
-  document.addEventListener("htmx:sseMessage", function () {
-    for (const toast of document.querySelectorAll(".toast")) armToast(toast);
-  });
+  // Toasts arrive by SSE swaps, whose events do not all name a target: look for new ones.
+  function armNewToasts() {
+    for (const toast of document.querySelectorAll(".toast:not([data-armed])")) armToast(toast);
+  }
+  document.addEventListener("htmx:afterSwap", armNewToasts);
+  document.addEventListener("htmx:sseMessage", armNewToasts);
 
   // A refused request (403, 404, 409, 500...) says why in a notice instead of failing silently.
   function showError(text) {

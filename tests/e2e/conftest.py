@@ -4,15 +4,18 @@ Chromium is Debian's /usr/bin/chromium where it exists (Playwright cannot downlo
 on every machine); elsewhere Playwright's own download. Screenshots go to test-artifacts/.
 """
 
+import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page
+from playwright.sync_api import ConsoleMessage, Page, expect
 
+from tests.accounts import PASSWORD, unique_email
 from tests.processes import REPO_ROOT, answers, free_port, spawn_dashboard_run, wait_until
 
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
@@ -42,12 +45,17 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The state directory of the `dashboard run` under test."""
+    return tmp_path_factory.mktemp("e2e") / "var"
+
+
+@pytest.fixture(scope="session")
+def live_server(live_state: Path) -> Iterator[str]:
     """`dashboard run` exactly as `make run` starts it, on a free port and a fresh state dir."""
-    state = tmp_path_factory.mktemp("e2e")
     port = free_port()
-    log_path = state / "run.log"
-    process = spawn_dashboard_run(state / "var", port, log_path)
+    log_path = live_state.parent / "run.log"
+    process = spawn_dashboard_run(live_state, port, log_path)
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: answers(f"{base_url}/healthz"), "dashboard run", 90)
@@ -73,3 +81,50 @@ def console_errors(page: Page) -> list[str]:
     page.on("console", record)
     page.on("pageerror", lambda error: errors.append(str(error)))
     return errors
+
+
+def register(page: Page, live_server: str, email: str, password: str = PASSWORD) -> None:
+    """Registers through the real form; the browser lands on the page, logged in."""
+    page.goto(f"{live_server}/register")
+    page.fill("#register-email", email)
+    page.fill("#register-password", password)
+    page.click("#register-form button")
+    expect(page.locator(".topbar .who")).to_contain_text(email.lower())
+
+
+def log_in(page: Page, live_server: str, email: str, password: str = PASSWORD) -> None:
+    page.goto(f"{live_server}/login")
+    page.fill("#login-email", email)
+    page.fill("#login-password", password)
+    page.click("#login-form button")
+    expect(page.locator(".topbar .who")).to_contain_text(email.lower())
+
+
+def open_page(page: Page, live_server: str) -> None:
+    page.goto(live_server)
+    expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
+
+
+@pytest.fixture
+def signed_in(page: Page, live_server: str) -> Page:
+    """The test's page, registered as a new user and showing the live page."""
+    register(page, live_server, unique_email("e2e"))
+    open_page(page, live_server)
+    return page
+
+
+@pytest.fixture(scope="session")
+def admin_email(live_server: str, live_state: Path) -> str:
+    """An admin made with `dashboard create-admin`, as an operator would."""
+    email = "operator@example.com"
+    env = {**os.environ, "DASHBOARD_STATE_DIR": str(live_state)}
+    made = subprocess.run(
+        [sys.executable, "-m", "dashboard", "create-admin", email, "--password-stdin"],
+        input=PASSWORD + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    return email

@@ -343,7 +343,8 @@ def test_create_admin_and_the_beat_that_expires_old_files(tmp_path: Path) -> Non
         with _log_in(run, "boss@example.com", "a long enough secret") as boss:
             assert boss.get("/api/me").json()["is_admin"] is True
             boss.headers["X-CSRF-Token"] = page_csrf(boss.get("/").text)
-            task_id = boss.post("/api/tasks/pi", json={"digits": 100}).json()["id"]
+            body = {"digits": 100, "notify_email": True}
+            task_id = boss.post("/api/tasks/pi", json=body).json()["id"]
 
             def task() -> dict[str, Any]:
                 answer: dict[str, Any] = boss.get(f"/api/tasks/{task_id}").json()
@@ -355,6 +356,10 @@ def test_create_admin_and_the_beat_that_expires_old_files(tmp_path: Path) -> Non
             assert not file.exists()
             assert boss.get(f"/api/tasks/{task_id}/file").status_code == 410
             assert "file expired" in boss.get("/").text
+            # With no SMTP_URL the e-mail goes to the outbox folder, as an .eml file.
+            (mail,) = (run.state_dir / "outbox").glob("*.eml")
+            text = mail.read_text()
+            assert "To: boss@example.com" in text and "pi to 100 digits: SUCCESS" in text
         stop_and_check_nothing_is_left(run, signal.SIGTERM)
     finally:
         _kill_leftovers(run)

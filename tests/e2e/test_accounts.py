@@ -1,0 +1,101 @@
+"""Two people in two browsers: each sees only their own tasks, toasts and files."""
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.accounts import unique_email
+from tests.e2e.conftest import log_in, open_page, register
+
+pytestmark = pytest.mark.e2e
+
+RECORD_PROGRESS = """() => {
+  window.progressSeen = [];
+  const rows = document.getElementById("active-rows");
+  const record = () => {
+    for (const bar of rows.querySelectorAll("progress")) window.progressSeen.push(bar.value);
+  };
+  new MutationObserver(record).observe(rows, { childList: true, subtree: true, attributes: true });
+}"""
+
+
+def test_a_csv_export_from_register_to_download_seen_by_its_owner_only(
+    page: Page,
+    browser: Browser,
+    browser_type_launch_args: dict[str, object],
+    live_server: str,
+    artifacts: Path,
+    tmp_path: Path,
+) -> None:
+    first = unique_email("first")
+    register(page, live_server, first)
+    page.click(".topbar button:has-text('log out')")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    log_in(page, live_server, first)
+    open_page(page, live_server)
+
+    # A second person, in a browser context of their own, is watching their page meanwhile.
+    other_context = browser.new_context()
+    other = other_context.new_page()
+    register(other, live_server, unique_email("second"))
+    open_page(other, live_server)
+
+    page.evaluate(RECORD_PROGRESS)
+    page.fill("#csv-rows", "100000")
+    page.check("input[name=source][value=sample]")
+    page.click("#csv-form button")
+    link = page.locator("#csv-form .notice a")
+    expect(link).to_be_visible()
+    task_id = (link.get_attribute("href") or "").rsplit("/", 1)[-1]
+    row = page.locator(f"#finished-rows #task-{task_id}")
+    expect(row).to_have_attribute("data-state", "SUCCESS", timeout=60_000)
+    expect(row).to_contain_text("100,000 rows")
+    seen = page.evaluate("window.progressSeen")
+    assert any(0 < value < 100 for value in seen), f"the bar showed only {sorted(set(seen))}"
+    toast = page.locator(f"#task-toasts .toast[data-task-id='{task_id}']")
+    expect(toast).to_contain_text("Your CSV of 100,000 sample rows is done")
+    page.screenshot(path=str(artifacts / "csv-export.png"), full_page=False)
+
+    with page.expect_download() as download_info:
+        row.locator("a.download").click()
+    download = download_info.value
+    assert download.suggested_filename == f"sample-100000-rows-{task_id[:8]}.csv"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    lines = saved.read_text().splitlines()
+    assert lines[0] == "id,timestamp,name,category,value" and len(lines) == 100_001
+    assert lines[1].startswith("1,") and lines[-1].startswith("100000,")
+
+    # The second person saw none of it, and may not fetch the file.
+    expect(other.locator(f"#task-{task_id}")).to_have_count(0)
+    expect(other.locator("#task-toasts .toast")).to_have_count(0)
+    assert task_id not in other.content()
+    refused = other_context.request.get(f"{live_server}/api/tasks/{task_id}/file")
+    assert refused.status == 403
+    status = other_context.request.get(f"{live_server}/api/tasks/{task_id}")
+    assert status.status == 403 and status.json()["state"] == "PROTECTED"
+    other_context.close()
+
+
+def test_a_stranger_is_sent_to_the_login_page(page: Page, live_server: str) -> None:
+    page.goto(f"{live_server}/tasks/whatever")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Ftasks%2Fwhatever$"))
+    expect(page.locator("#login-form")).to_be_visible()
+
+
+def test_a_wrong_password_and_a_taken_email_say_so(page: Page, live_server: str) -> None:
+    email = unique_email("taken")
+    register(page, live_server, email)
+    page.context.clear_cookies()
+    page.goto(f"{live_server}/login")
+    page.fill("#login-email", email)
+    page.fill("#login-password", "not my password")
+    page.click("#login-form button")
+    expect(page.locator("#login-form .form-error")).to_have_text("Wrong e-mail or password.")
+    page.goto(f"{live_server}/register")
+    page.fill("#register-email", email)
+    page.fill("#register-password", "long enough password")
+    page.click("#register-form button")
+    expect(page.locator("#register-email-error")).to_contain_text("exists already")
