@@ -35,4 +35,6 @@ def send_task_finished(task_id: str) -> str | None:
         url=f"{settings.base_url}/tasks/{view.id}",
     )
     message = mail.compose(notice, sender=settings.mail_from, recipient=owner.email)
-    return mail.deliver(message, smtp_url=settings.smtp_url, outbox=settings.outbox_dir)
+    # An empty SMTP_URL (as compose passes an unset one) means the outbox, like no SMTP_URL.
+    smtp_url = settings.smtp_url or None
+    return mail.deliver(message, smtp_url=smtp_url, outbox=settings.outbox_dir)

@@ -83,13 +83,20 @@ class Service:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def embedded_env(state_dir: Path) -> dict[str, str]:
+    """This process's environment minus the external services: `dashboard` commands run with
+    it use the embedded Redis and the SQLite database of `state_dir`, whatever else is set."""
+    inherited = {k: v for k, v in os.environ.items() if k not in _EXTERNAL_SERVICES}
+    return {**inherited, "DASHBOARD_STATE_DIR": str(state_dir)}
+
+
 def spawn_dashboard_run(
     state_dir: Path, port: int, log_path: Path, **env: str
 ) -> subprocess.Popen[bytes]:
     """`python -m dashboard run` as `make run` starts it: no REDIS_URL, DATABASE_URL or broker
     in its environment, so it uses its private Redis and SQLite under `state_dir`."""
-    inherited = {k: v for k, v in os.environ.items() if k not in _EXTERNAL_SERVICES}
     settings = {"DASHBOARD_STATE_DIR": str(state_dir), "HOST": "127.0.0.1", "PORT": str(port)}
+    inherited = embedded_env(state_dir)
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "dashboard", "run"],

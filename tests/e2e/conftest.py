@@ -4,7 +4,6 @@ Chromium is Debian's /usr/bin/chromium where it exists (Playwright cannot downlo
 on every machine); elsewhere Playwright's own download. Screenshots go to test-artifacts/.
 """
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,14 @@ import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
 from tests.accounts import PASSWORD, unique_email
-from tests.processes import REPO_ROOT, answers, free_port, spawn_dashboard_run, wait_until
+from tests.processes import (
+    REPO_ROOT,
+    answers,
+    embedded_env,
+    free_port,
+    spawn_dashboard_run,
+    wait_until,
+)
 
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -117,11 +123,10 @@ def signed_in(page: Page, live_server: str) -> Page:
 def admin_email(live_server: str, live_state: Path) -> str:
     """An admin made with `dashboard create-admin`, as an operator would."""
     email = "operator@example.com"
-    env = {**os.environ, "DASHBOARD_STATE_DIR": str(live_state)}
     made = subprocess.run(
         [sys.executable, "-m", "dashboard", "create-admin", email, "--password-stdin"],
         input=PASSWORD + "\n",
-        env=env,
+        env=embedded_env(live_state),
         capture_output=True,
         text=True,
         timeout=60,

@@ -16,34 +16,34 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def browser(web: str) -> Iterator[httpx.Client]:
-    """A fresh browser: no cookies yet."""
+def visitor(web: str) -> Iterator[httpx.Client]:
+    """A fresh visitor: no cookies yet."""
     with httpx.Client(base_url=web, timeout=10) as client:
         yield client
 
 
-def register(browser: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
-    token = form_token(browser.get("/register").text)
+def register(visitor: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
+    token = form_token(visitor.get("/register").text)
     form = {"email": email, "password": password, "csrf_token": token}
-    return browser.post("/register", data=form, headers={"HX-Request": "true"})
+    return visitor.post("/register", data=form, headers={"HX-Request": "true"})
 
 
-def log_in(browser: httpx.Client, email: str, password: str) -> httpx.Response:
-    token = form_token(browser.get("/login").text)
+def log_in(visitor: httpx.Client, email: str, password: str) -> httpx.Response:
+    token = form_token(visitor.get("/login").text)
     form = {"email": email, "password": password, "csrf_token": token, "next": "/account"}
-    return browser.post("/login", data=form, headers={"HX-Request": "true"})
+    return visitor.post("/login", data=form, headers={"HX-Request": "true"})
 
 
 def test_register_logs_in_with_a_safe_cookie_and_an_argon2_hash(
-    browser: httpx.Client, engine: Engine
+    visitor: httpx.Client, engine: Engine
 ) -> None:
     email = unique_email("new")
-    answer = register(browser, email.upper())
+    answer = register(visitor, email.upper())
     assert answer.status_code == 204 and answer.headers["HX-Redirect"] == "/"
     cookie = answer.headers["set-cookie"].lower()
     assert "dashboard_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
     assert "max-age=" in cookie and "secure" not in cookie  # plain http here
-    assert browser.get("/api/me").json()["email"] == email  # stored lower-cased
+    assert visitor.get("/api/me").json()["email"] == email  # stored lower-cased
     with Session(engine) as session:
         user = session.exec(select(User).where(col(User.email) == email)).one()
         assert user.password_hash.startswith("$argon2id$")
@@ -52,11 +52,11 @@ def test_register_logs_in_with_a_safe_cookie_and_an_argon2_hash(
         assert stored.token_hash not in cookie and len(stored.token_hash) == 64
 
 
-def test_the_cookie_is_secure_when_served_over_https(browser: httpx.Client) -> None:
+def test_the_cookie_is_secure_when_served_over_https(visitor: httpx.Client) -> None:
     # uvicorn trusts X-Forwarded-Proto from loopback, as from a TLS-terminating proxy.
-    token = form_token(browser.get("/register").text)
+    token = form_token(visitor.get("/register").text)
     form = {"email": unique_email("tls"), "password": PASSWORD, "csrf_token": token}
-    answer = browser.post("/register", data=form, headers={"X-Forwarded-Proto": "https"})
+    answer = visitor.post("/register", data=form, headers={"X-Forwarded-Proto": "https"})
     assert answer.status_code == 303 and "secure" in answer.headers["set-cookie"].lower()
 
 
@@ -68,57 +68,57 @@ def test_the_cookie_is_secure_when_served_over_https(browser: httpx.Client) -> N
     ],
 )
 def test_bad_registrations_say_why_beside_the_field(
-    browser: httpx.Client, email: str, password: str, field: str, message: str
+    visitor: httpx.Client, email: str, password: str, field: str, message: str
 ) -> None:
-    answer = register(browser, email, password)
+    answer = register(visitor, email, password)
     assert answer.status_code == 422
     assert f'id="register-{field}-error"' in answer.text and message in answer.text
 
 
 def test_a_taken_email_is_refused_with_a_clear_message(
-    browser: httpx.Client, user: Account
+    visitor: httpx.Client, user: Account
 ) -> None:
-    answer = register(browser, user.email)
+    answer = register(visitor, user.email)
     assert answer.status_code == 422 and "exists already" in answer.text
 
 
-def test_login_and_logout(browser: httpx.Client, user: Account, web: str) -> None:
-    wrong = log_in(browser, user.email, "not the password")
+def test_login_and_logout(visitor: httpx.Client, user: Account, web: str) -> None:
+    wrong = log_in(visitor, user.email, "not the password")
     assert wrong.status_code == 401 and "Wrong e-mail or password" in wrong.text
-    answer = log_in(browser, user.email, PASSWORD)
+    answer = log_in(visitor, user.email, PASSWORD)
     assert answer.status_code == 204 and answer.headers["HX-Redirect"] == "/account"
-    assert browser.get("/api/me").json()["id"] == user.id
-    old_cookie = browser.cookies["dashboard_session"]
-    csrf = page_csrf(browser.get("/").text)
-    assert browser.post("/logout", headers={"X-CSRF-Token": csrf}).status_code == 303
-    # The session is ended on the server, not only forgotten by this browser.
+    assert visitor.get("/api/me").json()["id"] == user.id
+    old_cookie = visitor.cookies["dashboard_session"]
+    csrf = page_csrf(visitor.get("/").text)
+    assert visitor.post("/logout", headers={"X-CSRF-Token": csrf}).status_code == 303
+    # The session is ended on the server, not only forgotten by this visitor.
     with httpx.Client(base_url=web, cookies={"dashboard_session": old_cookie}) as replay:
         assert replay.get("/api/me").status_code == 401
 
 
 def test_login_refuses_an_address_after_repeated_failures(
-    browser: httpx.Client, user: Account, redis_client: Redis
+    visitor: httpx.Client, user: Account, redis_client: Redis
 ) -> None:
     try:
         for _ in range(5):
-            assert log_in(browser, user.email, "wrong guess").status_code == 401
-        refused = log_in(browser, user.email, PASSWORD)  # even the right password, for now
+            assert log_in(visitor, user.email, "wrong guess").status_code == 401
+        refused = log_in(visitor, user.email, PASSWORD)  # even the right password, for now
         assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
         assert "Too many failed logins from your address" in refused.text
         assert "Try again in 15 minutes" in refused.text
     finally:
         redis_client.delete(KEY_PREFIX + "127.0.0.1")
-    assert log_in(browser, user.email, PASSWORD).status_code == 204
+    assert log_in(visitor, user.email, PASSWORD).status_code == 204
 
 
 def test_forms_without_the_right_csrf_token_are_refused(
-    web: str, user: Account, browser: httpx.Client
+    web: str, user: Account, visitor: httpx.Client
 ) -> None:
     # Login and registration: the token must match the form's cookie.
-    form_token(browser.get("/login").text)
+    form_token(visitor.get("/login").text)
     forged = {"email": user.email, "password": PASSWORD, "csrf_token": "forged"}
-    assert browser.post("/login", data=forged).status_code == 403
-    assert browser.post("/register", data={**forged, "csrf_token": ""}).status_code == 403
+    assert visitor.post("/login", data=forged).status_code == 403
+    assert visitor.post("/register", data={**forged, "csrf_token": ""}).status_code == 403
     # A logged-in session: the header (htmx) or form field must carry the session's token.
     with httpx.Client(base_url=web, cookies=user.cookies, timeout=10) as session:
         for headers in ({}, {"X-CSRF-Token": "wrong"}):

@@ -6,7 +6,6 @@ wait is bounded in time; the assertions are about which processes exist, never a
 """
 
 import contextlib
-import os
 import shutil
 import signal
 import subprocess
@@ -23,7 +22,7 @@ import pytest
 
 from dashboard.db import make_engine
 from tests.accounts import form_token, make_user, page_csrf
-from tests.processes import free_port, spawn_dashboard_run
+from tests.processes import embedded_env, free_port, spawn_dashboard_run
 
 pytestmark = pytest.mark.integration
 
@@ -313,7 +312,7 @@ def test_the_page_can_stop_start_and_read_the_processes(dashboard_run: Run) -> N
 
 
 def _create_admin(run: Run, email: str, password: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DASHBOARD_STATE_DIR": str(run.state_dir)}
+    env = embedded_env(run.state_dir)
     command = [sys.executable, "-m", "dashboard", "create-admin", email, "--password-stdin"]
     return subprocess.run(
         command, input=password + "\n", env=env, capture_output=True, text=True, timeout=60
