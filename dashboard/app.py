@@ -92,5 +92,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (auth, account, pages, submit, tasks_api, host_api, processes, streams, docs, health)
     for module in routers:
         app.include_router(module.router)
+    app.include_router(account.public)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-_EXTERNAL_SERVICES = {"REDIS_URL", "DATABASE_URL", "CELERY_BROKER_URL"}
+_EXTERNAL_SERVICES = {"REDIS_URL", "DATABASE_URL", "CELERY_BROKER_URL", "SMTP_URL"}
 
 
 def free_port() -> int:

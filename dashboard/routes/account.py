@@ -1,19 +1,25 @@
 """The account page: who I am, and my personal API tokens (made, listed, revoked)."""
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session
 
-from dashboard.accounts import tokens
+from dashboard.accounts import tokens, users
+from dashboard.accounts.throttle import describe_wait
+from dashboard.accounts.users import MAX_PASSWORD_LENGTH, Credentials
 from dashboard.accounts.viewer import Viewer
 from dashboard.deps import LOGGED_IN, CurrentUser, ServicesDep, SessionDep
+from dashboard.routes.auth import EMAIL_TAKEN, client_address, login_throttle
 from dashboard.routes.pages import page_or_fragment
 from dashboard.submissions import field_errors
 
 router = APIRouter(dependencies=LOGGED_IN)
+# Registration and trading a password for a token come before any login.
+public = APIRouter(tags=["account"])
 
 
 class TokenRequest(BaseModel):
@@ -24,6 +30,38 @@ class Me(BaseModel):
     id: int
     email: str
     is_admin: bool
+
+
+class TokenLogin(BaseModel):
+    """E-mail and password, traded for a personal token (for terminal clients and scripts)."""
+
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    name: str = Field("API client", min_length=1, max_length=100)
+
+
+class TokenInfo(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewToken(BaseModel):
+    id: int
+    name: str
+    token: str = Field(description="Shown this once; send it as `Authorization: Bearer ...`")
+
+
+REGISTER_ANSWERS: dict[int | str, dict[str, Any]] = {
+    422: {"description": "A bad address, a short password, or an e-mail already taken"}
+}
+TOKEN_ANSWERS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Wrong e-mail or password"},
+    429: {"description": "Too many failed logins from this address; see Retry-After"},
+}
 
 
 def _tokens_context(session: Session, viewer: Viewer, **extra: Any) -> dict[str, Any]:
@@ -76,3 +114,56 @@ def revoke_token(
 def who_am_i(viewer: CurrentUser) -> Me:
     """The user this request acts for."""
     return Me(id=viewer.id, email=viewer.email, is_admin=viewer.is_admin)
+
+
+@router.get("/api/tokens", response_model=list[TokenInfo], tags=["account"])
+def list_tokens(session: SessionDep, viewer: CurrentUser) -> list[TokenInfo]:
+    """My personal tokens (never the tokens themselves: only their first characters)."""
+    listed = tokens.list_for(session, user_id=viewer.id)
+    return [TokenInfo.model_validate(token, from_attributes=True) for token in listed]
+
+
+@router.delete("/api/tokens/{token_id}", status_code=204, tags=["account"])
+def delete_token(token_id: int, session: SessionDep, viewer: CurrentUser) -> None:
+    """Revokes one of my tokens (the one this request uses included)."""
+    if not tokens.revoke(session, user_id=viewer.id, token_id=token_id):
+        raise HTTPException(404, detail="you have no live token with this id")
+
+
+@public.post("/api/users", status_code=201, response_model=Me, responses=REGISTER_ANSWERS)
+def register_user(credentials: Credentials, session: SessionDep) -> Me:
+    """Registers an account (the same rules as the page's form)."""
+    if users.find_by_email(session, email=credentials.email) is not None:
+        raise _email_taken()
+    try:
+        user = users.register(session, email=credentials.email, password=credentials.password)
+    except users.EmailTaken as error:
+        raise _email_taken() from error
+    assert user.id is not None
+    return Me(id=user.id, email=user.email, is_admin=user.is_admin)
+
+
+def _email_taken() -> HTTPException:
+    detail = [{"loc": ["body", "email"], "msg": EMAIL_TAKEN, "type": "value_error"}]
+    return HTTPException(422, detail=detail)
+
+
+@public.post("/api/tokens", status_code=201, response_model=NewToken, responses=TOKEN_ANSWERS)
+def create_token_with_password(
+    login: TokenLogin, request: Request, services: ServicesDep, session: SessionDep
+) -> NewToken | JSONResponse:
+    """Trades an e-mail and password for a new personal token; throttled like the login form."""
+    throttle = login_throttle(services)
+    address = client_address(request)
+    wait = throttle.seconds_refused(address)
+    if wait:
+        detail = f"too many failed logins from your address; try again in {describe_wait(wait)}"
+        return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(wait)})
+    user = users.authenticate(session, email=login.email, password=login.password)
+    if user is None or user.id is None:
+        throttle.record_failure(address)
+        raise HTTPException(401, detail="wrong e-mail or password")
+    throttle.clear(address)
+    plain, token = tokens.create(session, user_id=user.id, name=login.name)
+    assert token.id is not None
+    return NewToken(id=token.id, name=token.name, token=plain)

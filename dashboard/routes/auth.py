@@ -23,6 +23,7 @@ from dashboard.submissions import field_errors
 
 router = APIRouter(include_in_schema=False)
 FormField = Annotated[str, Form()]
+EMAIL_TAKEN = "an account with this e-mail exists already"
 
 
 def safe_next(target: str | None) -> str:
@@ -104,8 +105,8 @@ def log_in(
 ) -> Response:
     _check_anonymous_csrf(request, csrf_token)
     form = FormState(values={"email": email, "next": safe_next(next)})
-    throttle = _throttle(services)
-    address = request.client.host if request.client else "unknown"
+    throttle = login_throttle(services)
+    address = client_address(request)
     wait = throttle.seconds_refused(address)
     if wait:
         form.errors["form"] = (
@@ -123,7 +124,12 @@ def log_in(
     return _logged_in(request, services, session, user.id, next)
 
 
-def _throttle(services: Services) -> LoginThrottle:
+def client_address(request: Request) -> str:
+    """The caller's address (uvicorn takes it from X-Forwarded-For only from trusted proxies)."""
+    return request.client.host if request.client else "unknown"
+
+
+def login_throttle(services: Services) -> LoginThrottle:
     settings = services.settings
     return LoginThrottle(services.redis, settings.login_max_failures, settings.login_window_seconds)
 
@@ -150,12 +156,12 @@ def register(
         form.errors = field_errors(error)
         return _form_page(request, services, "register", form, status=422)
     if users.find_by_email(session, email=credentials.email) is not None:
-        form.errors["email"] = "An account with this e-mail exists already. Log in instead?"
+        form.errors["email"] = f"{EMAIL_TAKEN.capitalize()}. Log in instead?"
         return _form_page(request, services, "register", form, status=422)
     try:
         user = users.register(session, email=credentials.email, password=credentials.password)
     except users.EmailTaken:
-        form.errors["email"] = "An account with this e-mail exists already. Log in instead?"
+        form.errors["email"] = f"{EMAIL_TAKEN.capitalize()}. Log in instead?"
         return _form_page(request, services, "register", form, status=422)
     assert user.id is not None
     return _logged_in(request, services, session, user.id, "/")

@@ -158,3 +158,25 @@ def test_someone_elses_token_cannot_be_revoked(api: httpx.Client, engine: Engine
         other = session.exec(select(ApiToken).order_by(col(ApiToken.id))).first()
     assert other is not None
     assert api.post(f"/account/tokens/{other.id}/revoke").status_code == 404
+
+
+def test_api_clients_register_and_trade_a_password_for_a_token(web: str) -> None:
+    email = unique_email("client")
+    with httpx.Client(base_url=web, timeout=10) as client:
+        made = client.post("/api/users", json={"email": email, "password": PASSWORD})
+        assert made.status_code == 201 and made.json()["email"] == email
+        again = client.post("/api/users", json={"email": email, "password": PASSWORD})
+        assert again.status_code == 422 and again.json()["detail"][0]["loc"] == ["body", "email"]
+        wrong = client.post("/api/tokens", json={"email": email, "password": "nope nope"})
+        assert wrong.status_code == 401
+        body = {"email": email, "password": PASSWORD, "name": "terminal"}
+        issued = client.post("/api/tokens", json=body)
+        assert issued.status_code == 201
+        token, token_id = issued.json()["token"], issued.json()["id"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert client.get("/api/me", headers=bearer).json()["email"] == email
+        listed = client.get("/api/tokens", headers=bearer).json()
+        assert [item["name"] for item in listed] == ["terminal"]
+        assert token not in client.get("/api/tokens", headers=bearer).text
+        assert client.delete(f"/api/tokens/{token_id}", headers=bearer).status_code == 204
+        assert client.get("/api/me", headers=bearer).status_code == 401

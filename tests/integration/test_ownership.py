@@ -49,6 +49,11 @@ RULES = [
     Rule("GET", "/api/cpu/times_percent", 200, 200, 401),
     Rule("GET", "/api/partitions/usage", 200, 200, 401),
     Rule("GET", "/api/me", 200, 200, 401),
+    Rule("GET", "/api/tokens", 200, 200, 401),
+    Rule("DELETE", "/api/tokens/999999", 404, 404, 401),
+    # Public, so anyone gets as far as the validation of a bad body.
+    Rule("POST", "/api/users", 422, 422, 422),
+    Rule("POST", "/api/tokens", 422, 422, 422),
     Rule("GET", "/account", 200, 200, 303),
     Rule("POST", "/account/tokens", 200, 200, 303),
     Rule("POST", "/account/tokens/999999/revoke", 404, 404, 303),
@@ -77,6 +82,8 @@ BODIES = {
     "/tasks/demo": {"data": {"seconds": "0", "should_fail": "succeed"}},
     "/tasks/csv": {"data": {"rows": "10", "source": "sample"}},
     "/account/tokens": {"data": {"name": "from the rules"}},
+    "/api/users": {"json": {"email": "not an address", "password": "long enough"}},
+    "/api/tokens": {"json": {"email": "someone@example.com"}},
 }
 
 
@@ -134,6 +141,7 @@ def _template(path: str) -> str:
     replacements = {
         "{id}": "{task_id}",
         "/999999/": "/{token_id}/",
+        "/tokens/999999": "/tokens/{token_id}",
         "/worker/stop": "/{name}/{action}",
         "/worker/log": "/{name}/log",
     }

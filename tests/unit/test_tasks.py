@@ -1,15 +1,17 @@
 """The Celery tasks called directly (`task.run`), with sleeping and reporting replaced."""
 
 import functools
+import smtplib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dashboard import lifecycle, tasks
+from dashboard import lifecycle, notifications, tasks
 from dashboard.jobs import demo
 from dashboard.jobs.demo import DemoFailure
+from dashboard.mail import MailConfigError
 from dashboard.settings import get_settings
 
 
@@ -67,3 +69,48 @@ def test_pi_task_writes_all_digits_and_keeps_a_preview(
     text = (state_dir / result["file"]).read_text().strip()
     assert len(text) == 1002 and text.startswith(result["preview"])
     assert reports and reports[-1][0] == 100.0
+
+
+def test_csv_task_writes_the_sample_file_named_by_its_id(
+    reports: list[tuple[float, str]], state_dir: Path
+) -> None:
+    tasks.csv_task.push_request(id="csv-task-1")
+    try:
+        result = tasks.csv_task.run(source="sample", rows=25_000)
+    finally:
+        tasks.csv_task.pop_request()
+    assert result["file"] == "files/csv-csv-task-1.csv" and result["rows"] == 25_000
+    written = (state_dir / result["file"]).read_bytes()
+    assert len(written) == result["bytes"] and written.count(b"\n") == 25_001
+    assert reports[-1][0] == 100.0 and any(0 < percent < 100 for percent, _ in reports)
+
+
+def test_a_refused_email_is_retried_later(monkeypatch: pytest.MonkeyPatch, state_dir: Path) -> None:
+    def refuse(_task_id: str) -> str:
+        raise smtplib.SMTPDataError(451, b"try again later")
+
+    retries: list[dict[str, Any]] = []
+
+    def record_retry(**options: Any) -> Exception:
+        retries.append(options)
+        return RuntimeError("retry scheduled")
+
+    monkeypatch.setattr(notifications, "send_task_finished", refuse)
+    monkeypatch.setattr(tasks.mail_task_finished, "retry", record_retry)
+    with pytest.raises(RuntimeError, match="retry scheduled"):
+        tasks.mail_task_finished.run("some-task")
+    (options,) = retries
+    assert options["countdown"] == get_settings().mail_retry_seconds
+    assert options["max_retries"] == get_settings().mail_max_retries
+    assert isinstance(options["exc"], smtplib.SMTPDataError)
+
+
+def test_a_wrong_smtp_url_is_logged_not_retried(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def misconfigured(_task_id: str) -> str:
+        raise MailConfigError("SMTP_URL: unknown scheme 'smtq'")
+
+    monkeypatch.setattr(notifications, "send_task_finished", misconfigured)
+    assert tasks.mail_task_finished.run("some-task") is None
+    assert "unknown scheme" in caplog.text

@@ -1,0 +1,175 @@
+"""Accounts without HTTP: passwords, users, sessions, tokens, the login throttle, migrations."""
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from alembic import command
+from redis import Redis
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from dashboard import migrate
+from dashboard.accounts import sessions, tokens, users
+from dashboard.accounts.passwords import hash_password, verify_password
+from dashboard.accounts.throttle import LoginThrottle, describe_wait
+from dashboard.db import make_engine
+from dashboard.errors import login_url
+from dashboard.models import LoginSession, Task
+from dashboard.redisserver import EmbeddedRedis
+from dashboard.routes.auth import safe_next
+from tests.processes import free_port
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path / 'accounts.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def test_passwords_are_argon2id_and_only_the_right_one_verifies() -> None:
+    hashed = hash_password(PASSWORD)
+    assert hashed.startswith("$argon2id$") and PASSWORD not in hashed
+    assert verify_password(hashed, PASSWORD)
+    assert not verify_password(hashed, PASSWORD + "!")
+    assert not verify_password(None, PASSWORD)  # unknown user: a decoy hash is checked
+    assert not verify_password("not a hash", PASSWORD)
+
+
+def test_users_register_once_per_email_whatever_its_case(session: Session) -> None:
+    user = users.register(session, email=" Ann@Example.COM ", password=PASSWORD)
+    assert user.email == "ann@example.com" and not user.is_admin
+    with pytest.raises(users.EmailTaken):
+        users.register(session, email="ann@example.com", password=PASSWORD)
+    assert users.authenticate(session, email="ANN@example.com", password=PASSWORD) == user
+    assert users.authenticate(session, email="ann@example.com", password="wrong one") is None
+    assert users.authenticate(session, email="bob@example.com", password=PASSWORD) is None
+
+
+def test_make_admin_creates_or_promotes(session: Session) -> None:
+    created, was_new = users.make_admin(session, email="boss@example.com", password=PASSWORD)
+    assert was_new and created.is_admin
+    plain = users.register(session, email="ann@example.com", password=PASSWORD)
+    promoted, was_new = users.make_admin(session, email="ann@example.com", password=None)
+    assert not was_new and promoted.id == plain.id and promoted.is_admin
+    assert users.authenticate(session, email="ann@example.com", password=PASSWORD) is not None
+    with pytest.raises(ValueError, match="needs a password"):
+        users.make_admin(session, email="new@example.com", password=None)
+
+
+def test_sessions_are_found_by_cookie_until_they_expire_or_end(session: Session) -> None:
+    user = users.register(session, email="ann@example.com", password=PASSWORD)
+    assert user.id is not None
+    cookie, login = sessions.start(session, user_id=user.id, lifetime=timedelta(hours=1))
+    assert login.token_hash != cookie and login.csrf_token
+    found = sessions.find(session, cookie=cookie)
+    assert found is not None and found[1].id == user.id
+    assert sessions.find(session, cookie=cookie + "x") is None
+    sessions.end(session, cookie=cookie)
+    assert sessions.find(session, cookie=cookie) is None
+    stale, _ = sessions.start(session, user_id=user.id, lifetime=timedelta(seconds=-1))
+    assert sessions.find(session, cookie=stale) is None
+    sessions.start(session, user_id=user.id, lifetime=timedelta(hours=1))
+    # The next login of the user cleared the expired row away.
+    assert session.get(LoginSession, login.token_hash) is None
+
+
+def test_tokens_work_until_revoked_and_only_their_owner_revokes(session: Session) -> None:
+    ann = users.register(session, email="ann@example.com", password=PASSWORD)
+    bob = users.register(session, email="bob@example.com", password=PASSWORD)
+    assert ann.id is not None and bob.id is not None
+    plain, token = tokens.create(session, user_id=ann.id, name="script")
+    assert plain.startswith("dsh_") and token.token_hash != plain and plain.startswith(token.prefix)
+    assert tokens.user_of(session, plain=plain) == ann
+    assert tokens.list_for(session, user_id=ann.id)[0].last_used_at is not None
+    assert token.id is not None
+    assert not tokens.revoke(session, user_id=bob.id, token_id=token.id)
+    assert tokens.revoke(session, user_id=ann.id, token_id=token.id)
+    assert tokens.user_of(session, plain=plain) is None
+    assert not tokens.revoke(session, user_id=ann.id, token_id=token.id)
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[Redis]:
+    server = EmbeddedRedis(tmp_path / "redis")
+    client = Redis.from_url(server.start())
+    yield client
+    client.close()
+    server.stop()
+
+
+def test_the_throttle_refuses_an_address_after_its_failures(redis: Redis) -> None:
+    throttle = LoginThrottle(redis, max_failures=3, window_seconds=600)
+    for _ in range(2):
+        throttle.record_failure("10.0.0.1")
+    assert throttle.seconds_refused("10.0.0.1") == 0
+    throttle.record_failure("10.0.0.1")
+    assert 590 <= throttle.seconds_refused("10.0.0.1") <= 600
+    assert throttle.seconds_refused("10.0.0.2") == 0  # another address is not affected
+    throttle.clear("10.0.0.1")
+    assert throttle.seconds_refused("10.0.0.1") == 0
+
+
+def test_the_throttle_steps_aside_when_redis_is_down() -> None:
+    down = Redis(port=free_port(), socket_connect_timeout=0.5)
+    throttle = LoginThrottle(down, max_failures=1, window_seconds=60)
+    throttle.record_failure("10.0.0.1")
+    assert throttle.seconds_refused("10.0.0.1") == 0
+
+
+def test_waits_are_said_in_words() -> None:
+    assert describe_wait(1) == "1 s" and describe_wait(59) == "59 s"
+    assert describe_wait(60) == "1 minute" and describe_wait(61) == "2 minutes"
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/tasks/1?x=2", "/tasks/1?x=2"),
+        (None, "/"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("/\\\\evil.example/", "/"),
+        ("javascript:alert(1)", "/"),
+    ],
+)
+def test_after_login_the_browser_goes_only_to_a_page_of_this_site(
+    target: str | None, expected: str
+) -> None:
+    assert safe_next(target) == expected
+
+
+def test_the_login_redirect_remembers_the_page_as_a_local_path() -> None:
+    assert login_url("http://host:8000/tasks/abc?x=1") == "/login?next=%2Ftasks%2Fabc%3Fx%3D1"
+    assert login_url("http://host:8000") == "/login?next=%2F"
+
+
+def test_an_existing_database_upgrades_in_place_keeping_its_tasks(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(migrate.alembic_config(url), "0001")  # a database from before accounts
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO task (id, kind, params, state, queued_at, attempts) "
+                """VALUES ('old-1', 'pi', '{"digits": 5}', 'SUCCESS', '2026-11-01 10:00:00', 1)"""
+            )
+        )
+    migrate.upgrade(url)
+    with Session(engine) as session:
+        kept = session.get(Task, "old-1")
+    engine.dispose()
+    assert kept is not None and kept.params == {"digits": 5} and kept.state == "SUCCESS"
+    assert kept.owner_id is None and kept.notify_email is False and kept.file_expired_at is None
