@@ -63,7 +63,25 @@
   document.addEventListener("htmx:sseOpen", function () { showConnection("live", "live"); });
   document.addEventListener("htmx:sseError", function () {
     showConnection("reconnecting", "reconnecting…");
+    sendToLoginIfSignedOut();
   });
+
+  // A stream refused because the session ended (logged out elsewhere, or expired) would retry
+  // for ever; ask once whether we are still logged in, and if not go to the login page.
+  let checkingLogin = false;
+  function sendToLoginIfSignedOut() {
+    if (checkingLogin) return;
+    checkingLogin = true;
+    fetch("/api/me", { credentials: "same-origin" })
+      .then(function (response) {
+        if (response.status === 401) {
+          const here = window.location.pathname + window.location.search;
+          window.location.assign("/login?next=" + encodeURIComponent(here));
+        }
+      })
+      .catch(function () { /* the server is down: the stream's own retries go on */ })
+      .finally(function () { checkingLogin = false; });
+  }
 
   const timeFormat = new Intl.DateTimeFormat(undefined, {
     hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,

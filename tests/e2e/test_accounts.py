@@ -99,3 +99,33 @@ def test_a_wrong_password_and_a_taken_email_say_so(page: Page, live_server: str)
     page.fill("#register-password", "long enough password")
     page.click("#register-form button")
     expect(page.locator("#register-email-error")).to_contain_text("exists already")
+
+
+def test_a_page_whose_session_ends_goes_to_the_login_page(page: Page, live_server: str) -> None:
+    register(page, live_server, unique_email("leaving"))
+    open_page(page, live_server)
+    # A stream error while still logged in changes nothing: the extension reconnects.
+    with page.expect_response(f"{live_server}/api/me") as still_in:
+        page.evaluate("htmx.trigger(document.getElementById('live'), 'htmx:sseError', {})")
+    assert still_in.value.status == 200 and page.url == f"{live_server}/"
+    # Logged out elsewhere (another tab): this page's stream is refused on its next reconnect.
+    csrf = page.locator("body").get_attribute("hx-headers") or ""
+    token = re.search(r'"X-CSRF-Token": "([^"]+)"', csrf)
+    assert token is not None
+    answer = page.request.post(
+        f"{live_server}/logout", headers={"X-CSRF-Token": token.group(1)}, max_redirects=0
+    )
+    assert answer.status == 303
+    # The open stream lives on until it drops; when it does, the extension reports an error
+    # (as here) and its reconnect would be refused: the page checks and goes to log in.
+    page.evaluate("htmx.trigger(document.getElementById('live'), 'htmx:sseError', {})")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2F$"), timeout=30_000)
+
+
+def test_the_api_docs_load_without_any_cdn(signed_in: Page, live_server: str) -> None:
+    requests: list[str] = []
+    signed_in.on("request", lambda request: requests.append(request.url))
+    signed_in.goto(f"{live_server}/docs")
+    expect(signed_in.locator(".swagger-ui .information-container")).to_contain_text("dashboard")
+    expect(signed_in.locator(".opblock-summary-path", has_text="/api/tasks/csv")).to_be_visible()
+    assert all(url.startswith(live_server) or url.startswith("data:") for url in requests)
