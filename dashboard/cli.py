@@ -1,5 +1,8 @@
 """The `dashboard` command: `run` supervises everything; `web`, `worker`, `migrate` run one role.
 
+`dashboard client` is the odd one out: a terminal client of a running dashboard, which needs
+no server settings at all, only the URL to talk to.
+
 `dashboard run` is the embedded default (`make run`): one process tree with a private Redis
 (unless REDIS_URL is set), the database migrated, a worker and the web server, each a child
 started as `python -m dashboard <role>` with the same environment, plus REDIS_URL. A real
@@ -68,6 +71,8 @@ def logging_config(role: str, level: str) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = _parser().parse_args(argv)
     command = arguments.command
+    if command == "client":
+        sys.exit(client(arguments.url))
     role = ROLE_NAMES.get(command, command)
     try:
         settings = get_settings()
@@ -104,7 +109,23 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
+    terminal = commands.add_parser(
+        "client", help="a terminal client: log in, start tasks, see their events as they come"
+    )
+    terminal.add_argument(
+        "--url",
+        help="the dashboard to talk to (default: $DASHBOARD_URL, else http://127.0.0.1:8000)",
+    )
     return parser
+
+
+def client(url: str | None) -> int:
+    """The terminal client; it prints to stdout, so only warnings are logged (httpx logs
+    every request at INFO)."""
+    from dashboard.client import run as run_client
+
+    logging.config.dictConfig(logging_config("client", "WARNING"))
+    return run_client(url)
 
 
 def run(settings: Settings) -> int:

@@ -59,5 +59,7 @@ def field_errors(error: ValidationError) -> dict[str, str]:
 
 
 def _readable(item: Any) -> str:
+    if item.get("type") == "string_too_short":  # pydantic says "String should have ..."
+        return f"use at least {item['ctx']['min_length']} characters"
     message = str(item["msg"])
     return message.removeprefix("Value error, ")
