@@ -83,13 +83,22 @@ async def event_stream(
                 for message in _messages(Outgoing(event, hub.formatters), format_name, audience):
                     yield message
         else:
-            for message in await snapshot():
+            for message in _resumable(await snapshot(), position.entry_id):
                 yield message
         if hub.latest_host is not None:
             for message in hub.latest_host.rendered(format_name):
                 yield message
         async for message in _live(subscription, position, format_name):
             yield message
+
+
+def _resumable(messages: list[ServerSentEvent], entry_id: str) -> list[ServerSentEvent]:
+    """The snapshot's last message carries the log position it reflects, so a client that
+    drops before any task event still resumes from there instead of taking a new snapshot
+    (and missing what ended in between)."""
+    if messages and events.is_valid_id(entry_id) and entry_id != "0-0":
+        messages[-1].id = entry_id
+    return messages
 
 
 def _messages(outgoing: Outgoing, format_name: str, audience: Audience) -> list[ServerSentEvent]:

@@ -56,7 +56,9 @@ def _html_snapshot(services: Services, audience: Audience) -> list[ServerSentEve
 def _json_snapshot(services: Services, audience: Audience) -> list[ServerSentEvent]:
     with Session(services.engine) as session:
         active = views_of(services, crud.list_active(session, owner_id=owner_filter(audience)))
-    return [ServerSentEvent(data=view.model_dump_json(), event="task") for view in active]
+    tasks = [ServerSentEvent(data=view.model_dump_json(), event="task") for view in active]
+    # `ready` ends the opening state; its id is where a reconnect resumes from.
+    return [*tasks, ServerSentEvent(data="{}", event="ready")]
 
 
 def _response(
@@ -90,7 +92,8 @@ def api_events(
 ) -> EventSourceResponse:
     """Server-sent events of my tasks: `task` (a task's view, JSON) and `host` (host gauges).
 
-    A new connection starts with the active tasks; a reconnect naming its last event id
-    (Last-Event-ID header or `last_event_id`) gets exactly the events it missed.
+    A new connection starts with my active tasks, then `ready`, whose id (when the log has
+    entries) is where to resume from; a reconnect naming its last event id (Last-Event-ID
+    header or `last_event_id`) gets exactly the events it missed.
     """
     return _response(services, JSON, audience, resume)

@@ -59,6 +59,21 @@ def test_reconnect_gets_exactly_the_missed_events(
     assert len(host_events) == 3
 
 
+def test_a_client_that_drops_before_any_task_event_misses_nothing(api: httpx.Client) -> None:
+    run_demo_to_the_end(api)  # the log is not empty, whichever tests ran before
+    with open_stream(api, "/api/events") as stream:
+        (ready,) = stream.read_until(lambda m: True, timeout=30, events=("ready",))
+    assert ready.id, "the end of the opening state names where to resume"
+    ended_meanwhile = run_demo_to_the_end(api)
+    with open_stream(api, "/api/events", {"Last-Event-ID": ready.id}) as stream:
+        got = stream.read_until(
+            lambda m: "SUCCESS" in task_states(m, ended_meanwhile),
+            timeout=30,
+            events=("task", "ready"),
+        )
+    assert "ready" not in {message.event for message in got}  # a replay, not a new snapshot
+
+
 def test_a_new_connection_starts_with_a_snapshot(api: httpx.Client) -> None:
     run_demo_to_the_end(api)
     with open_stream(api, "/events") as stream:
