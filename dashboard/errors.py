@@ -8,7 +8,9 @@ redirect into a region of the page).
 from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
 
 from dashboard.accounts.viewer import CsrfRefused, LoginRequired
 from dashboard.enqueue import BrokerUnavailable
@@ -37,6 +39,25 @@ async def _csrf_refused(_request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": CsrfRefused.reason}, status_code=403)
 
 
+async def _http_error(request: Request, error: Exception) -> Response:
+    """A person following a link gets a page saying what went wrong; programs get JSON."""
+    assert isinstance(error, HTTPException)
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if not wants_page or _for_machines(request) or error.status_code < 400:
+        return await http_exception_handler(request, error)
+    templates = request.app.state.services.templates
+    context = {"status": error.status_code, "detail": error.detail}
+    return templates.TemplateResponse(  # type: ignore[no-any-return]
+        request, "error.html", context, status_code=error.status_code, headers=error.headers
+    )
+
+
+def _for_machines(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true" or request.url.path.startswith(
+        MACHINE_PREFIXES
+    )
+
+
 def login_url(back_to: str) -> str:
     """The login page, asked to send the browser back to this page (its path only)."""
     parts = urlsplit(back_to)
@@ -48,3 +69,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BrokerUnavailable, _broker_unavailable)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
+    app.add_exception_handler(HTTPException, _http_error)

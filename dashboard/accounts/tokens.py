@@ -4,12 +4,15 @@ The token is shown once when it is made; SQL keeps its digest and a short prefix
 tokens apart.
 """
 
+from datetime import timedelta
+
 from sqlmodel import Session, col, select, update
 
 from dashboard.accounts.credentials import digest, new_token
 from dashboard.models import ApiToken, User, utcnow
 
 TOKEN_PREFIX = "dsh_"
+LAST_USED_PRECISION = timedelta(minutes=1)
 SHOWN_PREFIX_LENGTH = 12
 
 
@@ -39,9 +42,12 @@ def user_of(session: Session, *, plain: str) -> User | None:
     if found is None:
         return None
     token, user = found
-    token.last_used_at = utcnow()
-    session.add(token)
-    session.commit()
+    now = utcnow()
+    # Noted at most once a minute: a busy script should not turn every read into a write.
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
+        token.last_used_at = now
+        session.add(token)
+        session.commit()
     return user
 
 

@@ -242,3 +242,16 @@ class _streams:
     def __exit__(self, *exc: object) -> None:
         for context in reversed(self._contexts):
             context.__exit__(*exc)  # type: ignore[arg-type]
+
+
+def test_a_person_who_is_refused_gets_a_page_saying_why(web: str, engine: Engine) -> None:
+    browser = {"Accept": "text/html,application/xhtml+xml"}
+    with page_client(web, make_user(engine)) as person:
+        refused = person.get("/processes", headers=browser)
+        assert refused.status_code == 403
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "Not allowed" in refused.text and "Only an admin may do this." in refused.text
+        # A program asking the same gets JSON.
+        assert person.get("/processes").json() == {"detail": "only an admin may do this"}
+        missing = person.get("/no/such/page", headers=browser)
+        assert missing.status_code == 404 and "Not found" in missing.text
