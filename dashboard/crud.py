@@ -20,6 +20,7 @@ def create_task(
     params: dict[str, Any],
     owner_id: int | None,
     notify_email: bool = False,
+    retry_of: str | None = None,
 ) -> Task:
     task = Task(
         id=task_id,
@@ -28,6 +29,7 @@ def create_task(
         owner_id=owner_id,
         state=TaskState.QUEUED,
         notify_email=notify_email,
+        retry_of=retry_of,
     )
     session.add(task)
     session.commit()
@@ -65,16 +67,20 @@ def record_final(
     result: dict[str, Any] | None = None,
     error: str | None = None,
 ) -> Task | None:
-    """Upserts the final state keyed by task id, so a redelivered task never adds a row."""
+    """Upserts the final state keyed by task id, so a redelivered task never adds a row.
+
+    The first final state wins: a task cancelled (REVOKED) while it ran stays cancelled when
+    it finishes after all. Returns the row, or None when the task had already ended.
+    """
     now = utcnow()
     values = {"state": state, "result": result, "error": error, "finished_at": now}
-    _upsert(
+    changed = _upsert(
         session,
         insert={"id": task_id, "kind": kind, "params": params, "queued_at": now, **values},
         update=values,
-        only_if_active=False,
+        only_if_active=True,
     )
-    return get_task(session, task_id=task_id)
+    return get_task(session, task_id=task_id) if changed else None
 
 
 def close_if_active(
@@ -95,16 +101,18 @@ def close_if_active(
 
 def _upsert(
     session: Session, *, insert: dict[str, Any], update: dict[str, Any], only_if_active: bool
-) -> None:
+) -> bool:
+    """True when a row was inserted or updated (False: the condition kept it as it was)."""
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
     table: Any = Task.__table__  # type: ignore[attr-defined]
     where = col(Task.state).in_(ACTIVE_STATES) if only_if_active else None
     statement = module.insert(table).values(**insert)
     statement = statement.on_conflict_do_update(index_elements=["id"], set_=update, where=where)
-    session.exec(statement)
+    changed = session.exec(statement).rowcount
     session.commit()
     session.expire_all()
+    return bool(changed)
 
 
 def list_active(session: Session, *, owner_id: int | None, limit: int = 500) -> list[Task]:

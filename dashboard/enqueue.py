@@ -31,9 +31,10 @@ class BrokerUnavailable(RuntimeError):
 class NewTask:
     kind: str
     params: dict[str, Any]
-    owner_id: int
-    owner_email: str
+    owner_id: int | None
+    owner_email: str | None
     notify_email: bool = False
+    retry_of: str | None = None
 
 
 def enqueue(
@@ -48,6 +49,7 @@ def enqueue(
             params=new_task.params,
             owner_id=new_task.owner_id,
             notify_email=new_task.notify_email,
+            retry_of=new_task.retry_of,
         )
     view = TaskView.from_row(row, owner=new_task.owner_email)
     try:

@@ -26,6 +26,8 @@ class TaskState(StrEnum):
 
 ACTIVE_STATES = (TaskState.QUEUED, TaskState.STARTED, TaskState.PROGRESS)
 FINAL_STATES = (TaskState.SUCCESS, TaskState.FAILURE, TaskState.REVOKED, TaskState.LOST)
+# The ends a person may want to try again.
+RETRYABLE_STATES = (TaskState.FAILURE, TaskState.REVOKED, TaskState.LOST)
 
 
 class TaskKind(StrEnum):
@@ -125,6 +127,8 @@ class Task(SQLModel, table=True):
     notify_email: bool = Field(default=False)
     # When the retention job deleted the task's file; the row stays, saying so.
     file_expired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The task this one repeats, when it was started by "Retry".
+    retry_of: str | None = Field(default=None, max_length=64)
 
 
 class Progress(BaseModel):
@@ -153,10 +157,15 @@ class TaskView(BaseModel):
     error: str | None = None
     notify_email: bool = False
     file_expired_at: datetime | None = None
+    retry_of: str | None = None
 
     @property
     def is_final(self) -> bool:
         return self.state.is_final
+
+    @property
+    def is_retryable(self) -> bool:
+        return self.state in RETRYABLE_STATES
 
     @classmethod
     def from_row(
@@ -186,6 +195,7 @@ class TaskView(BaseModel):
             error=row.error,
             notify_email=row.notify_email,
             file_expired_at=row.file_expired_at,
+            retry_of=row.retry_of,
         )
 
 

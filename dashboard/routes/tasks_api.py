@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse, JSONResponse
 
-from dashboard import artifacts, crud
+from dashboard import artifacts, cancellation, crud
 from dashboard.accounts.viewer import Viewer
 from dashboard.deps import LOGGED_IN, AudienceDep, CurrentUser, ServicesDep, SessionDep
 from dashboard.models import Task, TaskCreated, TaskPage, TaskState, TaskView
@@ -25,6 +25,10 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in and no valid Bearer token"},
     403: {"description": "The task belongs to another user (state PROTECTED)"},
     404: {"description": "No task has this id"},
+}
+CONTROL_ANSWERS: dict[int | str, dict[str, Any]] = {
+    **ANSWERS,
+    409: {"description": "Not possible in the task's state (ended already, or not failed)"},
 }
 FILE_ANSWERS: dict[int | str, dict[str, Any]] = {
     **ANSWERS,
@@ -89,6 +93,33 @@ def read_task(
         body = {"id": task_id, "state": PROTECTED, "detail": "this task belongs to another user"}
         return JSONResponse(body, status_code=403)
     return view_of(services, _existing(row, task_id))
+
+
+@router.post("/{task_id}/cancel", response_model=TaskView, responses=CONTROL_ANSWERS)
+def cancel_task(
+    task_id: str, services: ServicesDep, session: SessionDep, viewer: CurrentUser
+) -> TaskView:
+    """Cancels a queued or running task (a running one is terminated): it ends REVOKED."""
+    row = _readable(session, viewer, task_id)
+    try:
+        return cancellation.cancel(services, row, viewer)
+    except cancellation.NotCancellable as error:
+        raise HTTPException(409, detail=str(error)) from error
+
+
+@router.post(
+    "/{task_id}/retry", status_code=202, response_model=TaskCreated, responses=CONTROL_ANSWERS
+)
+def retry_task(
+    task_id: str, services: ServicesDep, session: SessionDep, viewer: CurrentUser
+) -> TaskCreated:
+    """Starts a failed, cancelled or lost task again: a new task with the same parameters,
+    whose `retry_of` names this one."""
+    row = _readable(session, viewer, task_id)
+    try:
+        return TaskCreated(id=cancellation.retry(services, row, viewer).id)
+    except cancellation.NotRetryable as error:
+        raise HTTPException(409, detail=str(error)) from error
 
 
 @router.get("/{task_id}/file", response_class=FileResponse, responses=FILE_ANSWERS)

@@ -5,6 +5,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlmodel import Session
+
+from dashboard.db import make_engine
+from dashboard.models import Task, utcnow
 
 pytestmark = pytest.mark.e2e
 
@@ -97,3 +101,59 @@ def test_the_status_page_follows_a_task_to_its_end(signed_in: Page) -> None:
     expect(detail).to_contain_text("slept 2 s")
     page.click("text=← all tasks")
     expect(page.locator("#finished-tasks")).to_be_visible()
+
+
+def test_cancel_a_running_task_then_retry_it(signed_in: Page) -> None:
+    page = signed_in
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.fill("#demo-seconds", "30")
+    page.check("input[name=should_fail][value=succeed]")
+    page.click("#demo-form button")
+    task_id = (page.locator("#demo-form .notice a").get_attribute("href") or "").rsplit("/", 1)[-1]
+    active = page.locator(f"#active-rows #task-{task_id}")
+    expect(active).to_have_attribute("data-state", "PROGRESS", timeout=30_000)
+    active.locator("button.cancel").click()
+    finished = page.locator(f"#finished-rows #task-{task_id}")
+    expect(finished).to_have_attribute("data-state", "REVOKED", timeout=10_000)
+    expect(finished).to_contain_text("cancelled by")
+    finished.locator("button.retry").click()
+    again = page.locator("#active-rows tr.task-row", has_text="sleep 30 s").first
+    expect(again).to_be_visible(timeout=10_000)
+    assert again.get_attribute("id") != f"task-{task_id}"
+    again.locator("button.cancel").click()  # tidy: leave no 30-second task behind
+    expect(page.locator("#active-rows tr.task-row")).to_have_count(0, timeout=10_000)
+
+
+def test_html_in_a_task_is_shown_as_text_and_never_runs(
+    signed_in: Page, live_server: str, live_state: Path
+) -> None:
+    page = signed_in
+    me = page.request.get(f"{live_server}/api/me").json()
+    hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+    engine = make_engine(f"sqlite:///{live_state / 'dashboard.db'}")
+    try:
+        with Session(engine) as session:
+            session.add(
+                Task(
+                    id="hostile-task-1",
+                    owner_id=me["id"],
+                    kind="demo",
+                    params={"note": hostile},
+                    state="FAILURE",
+                    error=hostile,
+                    queued_at=utcnow(),
+                    started_at=utcnow(),
+                    finished_at=utcnow(),
+                )
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    page.goto(live_server)
+    row = page.locator("#finished-rows #task-hostile-task-1")
+    expect(row.locator(".error-text")).to_have_text(hostile)
+    expect(row.locator(".params")).to_contain_text("<script>window.pwned=2</script>")
+    page.goto(f"{live_server}/tasks/hostile-task-1")
+    expect(page.locator("#task-detail .error-text")).to_have_text(hostile)
+    assert page.evaluate("window.pwned") is None
+    expect(page.locator("#task-detail img")).to_have_count(0)

@@ -37,6 +37,9 @@ RULES = [
     Rule("GET", "/api/tasks", 200, 200, 401),
     Rule("GET", "/api/tasks/{id}", 200, 403, 401),
     Rule("GET", "/api/tasks/{id}/file", 200, 403, 401),
+    # The owner's task has succeeded: it can be neither cancelled nor retried (409).
+    Rule("POST", "/api/tasks/{id}/cancel", 409, 403, 401),
+    Rule("POST", "/api/tasks/{id}/retry", 409, 403, 401),
     Rule("GET", "/api/tasks/{id}/digits.txt", 200, 403, 401),
     Rule("POST", "/api/tasks/pi", 202, 202, 401),
     Rule("POST", "/api/tasks/demo", 202, 202, 401),

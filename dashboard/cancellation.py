@@ -1,0 +1,87 @@
+"""Cancel a task that has not ended, and start a failed one again.
+
+Cancelling records REVOKED in SQL first, so the page and the API say so at once and the
+first final state wins: if the task still finishes, its result is not recorded, and a queued
+message that arrives later is skipped (tasks.TrackedTask). Then the workers are told: a
+running task's pool process is terminated. The broadcast is best effort; SQL is the truth.
+"""
+
+import logging
+
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+from sqlmodel import Session
+
+from dashboard import crud
+from dashboard.accounts.viewer import Viewer
+from dashboard.endings import MAIL_TASK
+from dashboard.enqueue import NewTask, enqueue
+from dashboard.events import append_task
+from dashboard.jobs.demo import decide_failure
+from dashboard.models import Task, TaskKind, TaskState, TaskView
+from dashboard.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class NotCancellable(Exception):
+    """The task has ended already."""
+
+
+class NotRetryable(Exception):
+    """Only a task that failed, was cancelled or was lost can be tried again."""
+
+
+def cancel(services: Services, row: Task, by: Viewer) -> TaskView:
+    with Session(services.engine, expire_on_commit=False) as session:
+        ended = crud.record_final(
+            session,
+            task_id=row.id,
+            kind=row.kind,
+            params=row.params,
+            state=TaskState.REVOKED,
+            error=f"cancelled by {by.email}",
+        )
+    if ended is None:
+        raise NotCancellable(f"the task has ended already ({row.state})")
+    view = TaskView.from_row(ended, owner=by.email if ended.owner_id == by.id else None)
+    _tell_the_workers(services, row.id)
+    try:
+        append_task(services.redis, view, max_length=services.settings.event_log_length)
+        if ended.notify_email:
+            services.celery.send_task(MAIL_TASK, args=[row.id])
+    except (RedisError, OperationalError) as error:
+        log.warning("task %s cancelled, but not announced: %s", row.id, error)
+    return view
+
+
+def _tell_the_workers(services: Services, task_id: str) -> None:
+    try:
+        services.celery.control.revoke(task_id, terminate=True, signal="SIGTERM")
+    except (OperationalError, OSError) as error:
+        log.warning("could not tell the workers that %s is cancelled: %s", task_id, error)
+
+
+def retry(services: Services, row: Task, by: Viewer) -> TaskView:
+    """A new task with the same parameters, for the same owner, naming the one it repeats."""
+    if TaskState(row.state) not in (TaskState.FAILURE, TaskState.REVOKED, TaskState.LOST):
+        raise NotRetryable(f"only a failed, cancelled or lost task can be retried ({row.state})")
+    params = dict(row.params)
+    if row.kind == TaskKind.DEMO and params.get("chosen_at_random"):
+        params["should_fail"] = decide_failure(None)  # the person asked for a coin toss
+    owner_email = by.email if row.owner_id == by.id else None
+    new_task = NewTask(
+        kind=row.kind,
+        params=params,
+        owner_id=row.owner_id,
+        owner_email=owner_email,
+        notify_email=row.notify_email,
+        retry_of=row.id,
+    )
+    return enqueue(
+        new_task,
+        engine=services.engine,
+        redis=services.redis,
+        celery_app=services.celery,
+        event_log_length=services.settings.event_log_length,
+    )

@@ -1,0 +1,108 @@
+"""Cancel and retry, through the API, against the real worker."""
+
+import time
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from dashboard.models import Task
+from tests.accounts import make_user, page_client
+from tests.processes import wait_until
+from tests.sse import open_stream, task_states
+
+pytestmark = pytest.mark.integration
+
+
+def state_of(api: httpx.Client, task_id: str) -> str:
+    state: str = api.get(f"/api/tasks/{task_id}").json()["state"]
+    return state
+
+
+def row(engine: Engine, task_id: str) -> Task:
+    with Session(engine) as session:
+        found = session.get(Task, task_id)
+    assert found is not None
+    return found
+
+
+def start_demo(api: httpx.Client, seconds: float, fail: bool = False) -> str:
+    answer = api.post("/api/tasks/demo", json={"seconds": seconds, "should_fail": fail})
+    task_id: str = answer.json()["id"]
+    return task_id
+
+
+def test_cancelling_a_running_task_ends_it_revoked_at_once_and_for_good(
+    api: httpx.Client, engine: Engine
+) -> None:
+    task_id = start_demo(api, 20)
+    wait_until(lambda: state_of(api, task_id) == "PROGRESS", "the task to run", 30)
+    with open_stream(api, "/api/events") as stream:
+        cancelled = api.post(f"/api/tasks/{task_id}/cancel")
+        assert cancelled.status_code == 200 and cancelled.json()["state"] == "REVOKED"
+        assert row(engine, task_id).state == "REVOKED"  # in SQL at once
+        seen = stream.read_until(
+            lambda m: "REVOKED" in task_states(m, task_id), timeout=10, events=("task",)
+        )
+    assert task_states(seen, task_id)[-1] == "REVOKED"
+    # The worker was told: the pool process running it is terminated, and the task is not run
+    # again. A few seconds later it is still REVOKED, run once, with the reason.
+    time.sleep(3)
+    final = row(engine, task_id)
+    assert final.state == "REVOKED" and final.attempts == 1
+    assert final.error is not None and final.error.startswith("cancelled by ")
+    assert api.post(f"/api/tasks/{task_id}/cancel").status_code == 409
+
+
+def test_a_cancelled_queued_task_never_runs(api: httpx.Client, engine: Engine) -> None:
+    # Both pool processes busy, so the third task waits in the queue.
+    busy = [start_demo(api, 6) for _ in range(2)]
+    waiting = start_demo(api, 0)
+    wait_until(
+        lambda: all(state_of(api, task_id) == "PROGRESS" for task_id in busy),
+        "both pool processes to be busy",
+        30,
+    )
+    assert state_of(api, waiting) == "QUEUED"
+    assert api.post(f"/api/tasks/{waiting}/cancel").json()["state"] == "REVOKED"
+    wait_until(
+        lambda: all(state_of(api, task_id) == "SUCCESS" for task_id in busy),
+        "the busy tasks to end",
+        60,
+    )
+    time.sleep(2)  # time enough for the worker to take the waiting message
+    never_ran = row(engine, waiting)
+    assert never_ran.state == "REVOKED" and never_ran.started_at is None
+    assert never_ran.attempts == 0
+
+
+def test_retrying_a_failed_task_starts_a_new_one_linked_to_it(
+    api: httpx.Client, engine: Engine
+) -> None:
+    failed = start_demo(api, 0, fail=True)
+    wait_until(lambda: state_of(api, failed) == "FAILURE", "the task to fail", 30)
+    answer = api.post(f"/api/tasks/{failed}/retry")
+    assert answer.status_code == 202
+    again = answer.json()["id"]
+    assert again != failed
+    wait_until(lambda: state_of(api, again) == "FAILURE", "the retry to end", 30)
+    view = api.get(f"/api/tasks/{again}").json()
+    assert view["retry_of"] == failed and view["params"] == row(engine, failed).params
+    assert f'href="/tasks/{failed}"' in api.get(f"/tasks/{again}").text
+    succeeded = start_demo(api, 0)
+    wait_until(lambda: state_of(api, succeeded) == "SUCCESS", "the task to succeed", 30)
+    assert api.post(f"/api/tasks/{succeeded}/retry").status_code == 409
+
+
+def test_only_the_owner_may_cancel_or_retry(api: httpx.Client, web: str, engine: Engine) -> None:
+    running = start_demo(api, 10)
+    failed = start_demo(api, 0, fail=True)
+    wait_until(lambda: state_of(api, failed) == "FAILURE", "the task to fail", 30)
+    with page_client(web, make_user(engine)) as stranger:
+        assert stranger.post(f"/api/tasks/{running}/cancel").status_code == 403
+        assert stranger.post(f"/api/tasks/{failed}/retry").status_code == 403
+    with httpx.Client(base_url=web) as anonymous:
+        assert anonymous.post(f"/api/tasks/{running}/cancel").status_code == 401
+    assert state_of(api, running) in {"QUEUED", "STARTED", "PROGRESS"}
+    assert api.post(f"/api/tasks/{running}/cancel").status_code == 200
