@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
+from dashboard.bodylimit import BodySizeLimit
 from dashboard.db import make_engine
 from dashboard.errors import install_error_handlers
 from dashboard.hub import EventHub
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = build_services(settings)
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     routers = (auth, account, pages, submit, tasks_api, host_api, processes, streams, docs, health)
     for module in routers:
         app.include_router(module.router)

@@ -5,10 +5,14 @@ a browser the login page (303, or HX-Redirect for an htmx request, which cannot 
 redirect into a region of the page).
 """
 
+import math
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
@@ -33,6 +37,23 @@ async def _login_required(request: Request, error: Exception) -> Response:
             {"detail": reason}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
     return RedirectResponse(login_url(str(request.url)), status_code=303)
+
+
+async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
+    """FastAPI's 422, but one that survives an input of 1e999: JSON has no infinity, and
+    echoing it back would turn a clear 422 into a 500."""
+    assert isinstance(error, RequestValidationError)
+    return JSONResponse({"detail": _finite(jsonable_encoder(error.errors()))}, status_code=422)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return value
 
 
 async def _csrf_refused(_request: Request, error: Exception) -> JSONResponse:
@@ -70,3 +91,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)

@@ -9,7 +9,7 @@ import socket
 from datetime import UTC, datetime
 
 import psutil
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class CoreTimes(BaseModel):
@@ -24,7 +24,8 @@ class CoreTimes(BaseModel):
 class CpuLoad(BaseModel):
     overall: float
     per_core: list[float]
-    load_average: tuple[float, float, float]
+    # Over 1, 5 and 15 minutes. A list, not a tuple: a tuple's schema is not valid OpenAPI 3.1.
+    load_average: list[float] = Field(min_length=3, max_length=3)
 
 
 class MemoryUsage(BaseModel):
@@ -70,7 +71,7 @@ def sample_cpu_load() -> CpuLoad:
     per_core = psutil.cpu_percent(interval=None, percpu=True)
     overall = sum(per_core) / len(per_core) if per_core else 0.0
     one, five, fifteen = os.getloadavg()
-    return CpuLoad(overall=round(overall, 1), per_core=per_core, load_average=(one, five, fifteen))
+    return CpuLoad(overall=round(overall, 1), per_core=per_core, load_average=[one, five, fifteen])
 
 
 def sample_cpu_times() -> list[CoreTimes]:

@@ -62,7 +62,7 @@ def host_snapshot(cpu: float = 12.5, memory: float = 40.0) -> HostSnapshot:
         hostname="box",
         taken_at=MOMENT,
         boot_time=MOMENT - timedelta(days=1),
-        cpu=CpuLoad(overall=cpu, per_core=[cpu, cpu], load_average=(0.5, 0.4, 0.3)),
+        cpu=CpuLoad(overall=cpu, per_core=[cpu, cpu], load_average=[0.5, 0.4, 0.3]),
         cpu_times=[CoreTimes(user=10, system=2.5, idle=87.5, other={"iowait": 0.0})] * 2,
         memory=MemoryUsage(total=8 << 30, used=3 << 30, available=5 << 30, percent=memory),
         disks=[

@@ -18,6 +18,8 @@ from dashboard.services import Services
 
 # Process control and output are an operator's business: admins only.
 router = APIRouter(tags=["processes"], dependencies=ADMIN_ONLY)
+# A web started by something else than `dashboard run` (compose, systemd) has no supervisor to
+# ask: 409, a request that does not fit how this web runs, not a failure of the server (5xx).
 View = Literal["compact", "detailed"]
 LogLines = Annotated[int, Query(ge=1, le=1000)]
 
@@ -26,7 +28,7 @@ def _act(services: Services, name: str, action: Action) -> None:
     try:
         processes.act(services.settings.state_dir, name, action)
     except ControlUnavailable as error:
-        raise HTTPException(503, detail=NO_SUPERVISOR) from error
+        raise HTTPException(409, detail=NO_SUPERVISOR) from error
     except processes.Refused as refusal:
         raise HTTPException(404 if refusal.unknown else 409, detail=str(refusal)) from refusal
 
@@ -50,7 +52,7 @@ def process_log(name: str, services: ServicesDep, lines: LogLines = DEFAULT_TAIL
     try:
         return "\n".join(processes.tail(services.settings.state_dir, name, lines))
     except ControlUnavailable as error:
-        raise HTTPException(503, detail=NO_SUPERVISOR) from error
+        raise HTTPException(409, detail=NO_SUPERVISOR) from error
     except processes.Refused as refusal:
         raise HTTPException(404 if refusal.unknown else 409, detail=str(refusal)) from refusal
 

@@ -166,7 +166,7 @@ def test_page_forms_show_the_reason_beside_the_field(api: httpx.Client) -> None:
 def test_a_web_without_a_supervisor_says_so(web: str, engine: Engine) -> None:
     with page_client(web, make_user(engine, admin=True)) as admin:
         assert admin.get("/api/processes").json() == {"supervised": False, "processes": []}
-        assert admin.post("/api/processes/worker/stop").status_code == 503
+        assert admin.post("/api/processes/worker/stop").status_code == 409
         assert "Not running under" in admin.get("/processes").text
 
 

@@ -1,0 +1,96 @@
+"""Oversized and malformed requests get a clear 4xx, never a 5xx."""
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.accounts import Account
+
+pytestmark = pytest.mark.integration
+TEN_MB = 10 * 1024 * 1024
+
+
+@pytest.fixture
+def client(web: str, user: Account) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=web, headers=user.bearer, timeout=30) as client:
+        yield client
+
+
+def test_a_10_mb_body_is_refused_with_413(client: httpx.Client) -> None:
+    declared = client.post(
+        "/api/tasks/pi",
+        content=b'{"digits": 5, "pad": "' + b"x" * TEN_MB + b'"}',
+        headers={"content-type": "application/json"},
+    )
+    assert declared.status_code == 413 and "larger than" in declared.json()["detail"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"digits": 5, "pad": "'
+        for _ in range(10):
+            yield b"x" * (1024 * 1024)
+        yield b'"}'
+
+    streamed = client.post(
+        "/api/tasks/pi", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "reason"),
+    [
+        ("/api/tasks/pi", {"digits": 10**12}, "digits", "less than or equal to 1000000"),
+        ("/api/tasks/pi", {"digits": 10**40}, "digits", "less than or equal to 1000000"),
+        ("/api/tasks/pi", {"digits": -5}, "digits", "greater than or equal to 1"),
+        ("/api/tasks/pi", {"digits": "many"}, "digits", "valid integer"),
+        ("/api/tasks/pi", {"digits": 10, "method": "guess"}, "method", "chudnovsky"),
+        ("/api/tasks/csv", {"rows": -1}, "rows", "greater than or equal to 1"),
+        ("/api/tasks/csv", {"rows": 10_000_001}, "rows", "less than or equal to 10000000"),
+        ("/api/tasks/csv", {"rows": [1, 2]}, "rows", "valid integer"),
+        ("/api/tasks/csv", {"source": "everyone"}, "source", "'sample' or 'history'"),
+        ("/api/tasks/demo", {"seconds": "soon"}, "seconds", "valid number"),
+        ("/api/users", {"email": "x", "password": "long enough"}, "email", "valid email"),
+    ],
+)
+def test_bad_values_are_422_naming_the_field_and_the_reason(
+    client: httpx.Client, path: str, body: dict[str, object], field: str, reason: str
+) -> None:
+    answer = client.post(path, json=body)
+    assert answer.status_code == 422, answer.text
+    (error, *_) = answer.json()["detail"]
+    assert error["loc"][-1] == field and reason in error["msg"]
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b'{"digits": 5', "application/json"),  # cut short
+        (b"digits=5", "application/json"),  # not JSON at all
+        (b"\xff\xfe\x00", "application/json"),  # not even text
+        (b'"just a string"', "application/json"),  # JSON, but not an object
+        (b'{"digits": 5}', "text/plain"),  # a type the API does not take
+    ],
+)
+def test_malformed_bodies_are_a_4xx(
+    client: httpx.Client, content: bytes, content_type: str
+) -> None:
+    answer = client.post("/api/tasks/pi", content=content, headers={"content-type": content_type})
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.json()["detail"]
+
+
+def test_an_infinite_number_is_a_422(client: httpx.Client) -> None:
+    answer = client.post(
+        "/api/tasks/demo",
+        content=b'{"seconds": 1e999}',
+        headers={"content-type": "application/json"},
+    )
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"][-1] == "seconds"
+
+
+def test_odd_paths_and_queries_are_a_4xx(client: httpx.Client) -> None:
+    assert client.get("/api/tasks/" + "x" * 5000).status_code == 404
+    assert client.get("/api/tasks", params={"limit": "ten"}).status_code == 422
+    assert client.get("/api/tasks", params={"cursor": "x" * 300}).status_code == 422
+    assert client.get("/api/tasks/%00/file").status_code == 404
