@@ -11,6 +11,8 @@ from sqlmodel import Session, col, select
 
 from dashboard.models import ACTIVE_STATES, FILE_KINDS, FINAL_STATES, Task, TaskState, utcnow
 
+MAX_TASK_ID = 64
+
 
 def create_task(
     session: Session,
@@ -38,6 +40,9 @@ def create_task(
 
 
 def get_task(session: Session, *, task_id: str) -> Task | None:
+    # No task id is longer, or holds a NUL (which PostgreSQL refuses outright): not found.
+    if len(task_id) > MAX_TASK_ID or "\x00" in task_id:
+        return None
     return session.get(Task, task_id)
 
 
@@ -109,10 +114,11 @@ def _upsert(
     where = col(Task.state).in_(ACTIVE_STATES) if only_if_active else None
     statement = module.insert(table).values(**insert)
     statement = statement.on_conflict_do_update(index_elements=["id"], set_=update, where=where)
-    changed = session.exec(statement).rowcount
+    # RETURNING, not rowcount: PostgreSQL's driver counts a conflict whose update was skipped.
+    changed = session.exec(statement.returning(table.c.id)).first() is not None
     session.commit()
     session.expire_all()
-    return bool(changed)
+    return changed
 
 
 def list_active(session: Session, *, owner_id: int | None, limit: int = 500) -> list[Task]:

@@ -5,6 +5,7 @@ is what progress events are built from, so a progress tick costs no database que
 """
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from celery import Task as CeleryTask
@@ -13,7 +14,9 @@ from celery.signals import task_postrun, task_prerun, worker_process_init
 from sqlmodel import Session
 
 from dashboard import crud, endings, runtime
+from dashboard.dbretry import with_retries
 from dashboard.models import Progress, TaskKind, TaskState, TaskView
+from dashboard.settings import get_settings
 
 log = logging.getLogger(__name__)
 AnyTask = CeleryTask[Any, Any]
@@ -41,13 +44,16 @@ def record_start(task_id: str, task: AnyTask, kwargs: dict[str, Any], **_: Any) 
     if kind is None:
         return
     worker = task.request.hostname or "unknown"
-    with Session(runtime.engine(), expire_on_commit=False) as session:
-        row = crud.mark_started(
-            session, task_id=task_id, kind=kind, params=dict(kwargs), worker=worker
-        )
-        if row is None or TaskState(row.state).is_final:
-            return
-        _running[task_id] = endings.announce(session, row)
+
+    def write() -> None:
+        with Session(runtime.engine(), expire_on_commit=False) as session:
+            row = crud.mark_started(
+                session, task_id=task_id, kind=kind, params=dict(kwargs), worker=worker
+            )
+            if row is not None and not TaskState(row.state).is_final:
+                _running[task_id] = endings.announce(session, row)
+
+    _through_outages(write, f"recording the start of {task_id}")
 
 
 @task_postrun.connect
@@ -59,18 +65,28 @@ def record_end(
     if kind is None or state not in (celery_states.SUCCESS, celery_states.FAILURE):
         return  # ignored (already final) or retrying: nothing final to record
     succeeded = state == celery_states.SUCCESS
-    with Session(runtime.engine(), expire_on_commit=False) as session:
-        row = crud.record_final(
-            session,
-            task_id=task_id,
-            kind=kind,
-            params=dict(kwargs),
-            state=TaskState.SUCCESS if succeeded else TaskState.FAILURE,
-            result=retval if succeeded and isinstance(retval, dict) else None,
-            error=None if succeeded else describe_error(retval),
-        )
-        if row is not None:
-            endings.announce_ending(session, row)
+
+    def write() -> None:
+        with Session(runtime.engine(), expire_on_commit=False) as session:
+            row = crud.record_final(
+                session,
+                task_id=task_id,
+                kind=kind,
+                params=dict(kwargs),
+                state=TaskState.SUCCESS if succeeded else TaskState.FAILURE,
+                result=retval if succeeded and isinstance(retval, dict) else None,
+                error=None if succeeded else describe_error(retval),
+            )
+            if row is not None:
+                endings.announce_ending(session, row)
+
+    _through_outages(write, f"recording the end of {task_id}")
+
+
+def _through_outages(write: Callable[[], None], what: str) -> None:
+    """A database that is briefly away delays the record; it does not lose it."""
+    give_up_after = get_settings().db_retry_seconds
+    with_retries(write, what=what, give_up_after=give_up_after)
 
 
 def describe_error(error: Any) -> str:

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # How many events the Redis stream keeps: the window a reconnecting client can resume in.
     event_log_length: int = Field(20_000, ge=100)
     finished_page_size: int = Field(20, ge=1, le=200)
+    # How long the worker keeps retrying to record a task's state while the database is away.
+    db_retry_seconds: float = Field(120, gt=0)
     # Larger request bodies are refused with 413 (nothing the app takes comes near it).
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     # Accounts.

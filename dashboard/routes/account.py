@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session
@@ -18,6 +18,8 @@ from dashboard.routes.pages import page_or_fragment
 from dashboard.submissions import field_errors
 
 router = APIRouter(dependencies=LOGGED_IN)
+# Token ids are SQL integers: one PostgreSQL cannot hold is refused (422), never a 500.
+TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 # Registration and trading a password for a token come before any login.
 public = APIRouter(tags=["account"])
 
@@ -102,7 +104,11 @@ def create_token(
     "/account/tokens/{token_id}/revoke", response_class=HTMLResponse, include_in_schema=False
 )
 def revoke_token(
-    request: Request, token_id: int, services: ServicesDep, session: SessionDep, viewer: CurrentUser
+    request: Request,
+    token_id: TokenId,
+    services: ServicesDep,
+    session: SessionDep,
+    viewer: CurrentUser,
 ) -> HTMLResponse:
     if not tokens.revoke(session, user_id=viewer.id, token_id=token_id):
         raise HTTPException(404, detail="you have no live token with this id")
@@ -124,7 +130,7 @@ def list_tokens(session: SessionDep, viewer: CurrentUser) -> list[TokenInfo]:
 
 
 @router.delete("/api/tokens/{token_id}", status_code=204, tags=["account"])
-def delete_token(token_id: int, session: SessionDep, viewer: CurrentUser) -> None:
+def delete_token(token_id: TokenId, session: SessionDep, viewer: CurrentUser) -> None:
     """Revokes one of my tokens (the one this request uses included)."""
     if not tokens.revoke(session, user_id=viewer.id, token_id=token_id):
         raise HTTPException(404, detail="you have no live token with this id")

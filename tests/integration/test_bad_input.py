@@ -94,3 +94,6 @@ def test_odd_paths_and_queries_are_a_4xx(client: httpx.Client) -> None:
     assert client.get("/api/tasks", params={"limit": "ten"}).status_code == 422
     assert client.get("/api/tasks", params={"cursor": "x" * 300}).status_code == 422
     assert client.get("/api/tasks/%00/file").status_code == 404
+    # Ids beyond what an SQL integer holds (PostgreSQL would refuse them) are a 422.
+    assert client.delete("/api/tokens/-73285241395").status_code == 422
+    assert client.delete(f"/api/tokens/{2**40}").status_code == 422

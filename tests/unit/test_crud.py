@@ -127,3 +127,22 @@ def test_active_task_ids_lists_only_active(engine: Engine, session: Session) -> 
     new_task(session, task_id="b")
     crud.record_final(session, task_id="b", kind="demo", params={}, state=TaskState.FAILURE)
     assert [task_id for task_id, _ in crud.active_task_ids(engine)] == ["a"]
+
+
+def test_the_first_final_state_wins(session: Session) -> None:
+    new_task(session)
+    ended = crud.record_final(
+        session, task_id="t-1", kind="demo", params={}, state=TaskState.REVOKED, error="cancelled"
+    )
+    assert ended is not None and ended.state == TaskState.REVOKED
+    late = crud.record_final(
+        session, task_id="t-1", kind="demo", params={}, state=TaskState.SUCCESS, result={"v": 1}
+    )
+    assert late is None
+    kept = crud.get_task(session, task_id="t-1")
+    assert kept is not None and kept.state == TaskState.REVOKED and kept.result is None
+
+
+def test_ids_no_task_can_have_are_simply_not_found(session: Session) -> None:
+    assert crud.get_task(session, task_id="a\x00b") is None
+    assert crud.get_task(session, task_id="x" * 65) is None

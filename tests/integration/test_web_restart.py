@@ -1,0 +1,170 @@
+"""A web process restarts under 100 connected SSE clients: they reconnect, resume, miss nothing.
+
+The clients act as EventSource does: when the stream ends or cannot be reached they try
+again, naming the last event id they saw. Tasks run before, during and after the restart.
+Each client must end up with exactly the events the log holds for its user after its first
+`ready`: none missing, none twice.
+"""
+
+import asyncio
+import contextlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from redis import Redis
+from sqlalchemy import Engine
+
+from dashboard.events import STREAM_KEY, id_key, parse_entry
+from tests.accounts import Account, make_user
+from tests.processes import Service, answers, free_port, wait_until
+
+pytestmark = pytest.mark.integration
+CLIENTS = 100
+RETRY_SECONDS = 0.3
+TEST_SECONDS = 150
+
+
+@dataclass
+class Client:
+    base_url: str
+    headers: dict[str, str]
+    ready_id: str | None = None
+    last_id: str | None = None
+    task_ids: list[str] = field(default_factory=list)
+    connects: int = 0
+
+    async def follow(self, stop: asyncio.Event) -> None:
+        async with httpx.AsyncClient(
+            base_url=self.base_url, timeout=httpx.Timeout(5, read=60)
+        ) as http:
+            while not stop.is_set():
+                with contextlib.suppress(httpx.HTTPError):
+                    await self._read(http, stop)
+                await asyncio.sleep(RETRY_SECONDS)
+
+    async def _read(self, http: httpx.AsyncClient, stop: asyncio.Event) -> None:
+        headers = dict(self.headers)
+        if self.last_id:
+            headers["Last-Event-ID"] = self.last_id
+        async with http.stream("GET", "/api/events", headers=headers) as response:
+            response.raise_for_status()
+            self.connects += 1
+            event, entry_id = "message", None
+            async for line in response.aiter_lines():
+                if stop.is_set():
+                    return
+                if line.startswith("event:"):
+                    event = line.partition(":")[2].strip()
+                elif line.startswith("id:"):
+                    entry_id = line.partition(":")[2].strip()
+                elif not line:
+                    self._take(event, entry_id)
+                    event, entry_id = "message", None
+
+    def _take(self, event: str, entry_id: str | None) -> None:
+        if entry_id:
+            self.last_id = entry_id
+        if event == "ready" and self.ready_id is None:
+            self.ready_id = entry_id
+        elif event == "task" and entry_id:
+            self.task_ids.append(entry_id)
+
+
+@dataclass
+class Crowd:
+    clients: list[Client]
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _run_crowd(crowd: Crowd, loop: asyncio.AbstractEventLoop) -> None:
+    async def main() -> None:
+        await asyncio.gather(*(client.follow(crowd.stop) for client in crowd.clients))
+
+    loop.run_until_complete(main())
+
+
+def log_ids_of(redis: Redis, user_id: int, after: str, until: str) -> list[str]:
+    entries = redis.xrange(STREAM_KEY, min=f"({after}", max=until)
+    events = [parse_entry(entry_id, fields) for entry_id, fields in entries]  # type: ignore[union-attr]
+    return [event.id for event in events if event.owner_id == user_id and event.id]
+
+
+def run_demo(web_url: str, user: Account, seconds: float) -> str:
+    body = {"seconds": seconds, "should_fail": False}
+    answer = httpx.post(f"{web_url}/api/tasks/demo", json=body, headers=user.bearer, timeout=10)
+    task_id: str = answer.json()["id"]
+    return task_id
+
+
+def state(web_url: str, user: Account, task_id: str) -> str:
+    try:
+        answer = httpx.get(f"{web_url}/api/tasks/{task_id}", headers=user.bearer, timeout=5)
+    except httpx.HTTPError:
+        return "unknown"
+    result: str = answer.json()["state"]
+    return result
+
+
+def test_a_web_restart_under_100_sse_clients_loses_them_nothing(
+    stack_env: dict[str, str],
+    worker: object,
+    engine: Engine,
+    redis_client: Redis,
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    web_url = f"http://127.0.0.1:{port}"
+    web = Service("web", {**stack_env, "PORT": str(port)}, tmp_path).start()
+    user = make_user(engine, prefix="crowd")
+    crowd = Crowd([Client(web_url, user.bearer) for _ in range(CLIENTS)])
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=_run_crowd, args=(crowd, loop), daemon=True)
+    try:
+        wait_until(lambda: answers(f"{web_url}/healthz"), "the web", 60)
+        first = run_demo(web_url, user, 0)  # so the log has an entry for `ready` to name
+        wait_until(lambda: state(web_url, user, first) == "SUCCESS", "a first task", 30)
+        thread.start()
+        wait_until(lambda: all(c.ready_id for c in crowd.clients), "100 streams to open", 60)
+        before = run_demo(web_url, user, 0)
+        wait_until(lambda: state(web_url, user, before) == "SUCCESS", "a task before", 30)
+        during = run_demo(web_url, user, 3)  # its events fall while the web is away
+        web.stop()
+        web.start()
+        wait_until(lambda: answers(f"{web_url}/healthz"), "the web to come back", 60)
+        wait_until(lambda: state(web_url, user, during) == "SUCCESS", "the task during", 60)
+        after = run_demo(web_url, user, 0)
+        wait_until(lambda: state(web_url, user, after) == "SUCCESS", "a task after", 30)
+        final_id = _last_id_of(redis_client, user.id)
+        wait_until(
+            lambda: all(
+                c.task_ids and id_key(c.task_ids[-1]) >= id_key(final_id) for c in crowd.clients
+            ),
+            "every client to have the last event",
+            60,
+        )
+    finally:
+        loop.call_soon_threadsafe(crowd.stop.set)
+        thread.join(30)
+        web.stop()
+    for client in crowd.clients:
+        assert client.ready_id is not None
+        expected = log_ids_of(redis_client, user.id, client.ready_id, final_id)
+        assert client.task_ids == expected, "missing or repeated events"
+        assert client.connects >= 2  # it did lose the stream, and came back
+    assert len(expected) >= 9  # three tasks: queued, started, progress..., success each
+
+
+def _has(client: Client, entry_id: str) -> bool:
+    return bool(client.task_ids) and id_key(client.task_ids[-1]) >= id_key(entry_id)
+
+
+def _last_id_of(redis: Redis, user_id: int) -> str:
+    entries = redis.xrevrange(STREAM_KEY, count=200)
+    for entry_id, fields in entries:  # type: ignore[union-attr]
+        event = parse_entry(entry_id, fields)
+        if event.owner_id == user_id and event.id:
+            return event.id
+    raise AssertionError("no event of the user in the log")
