@@ -91,13 +91,13 @@ def record_final(
 def close_if_active(
     session: Session, *, task_id: str, queued_before: datetime, error: str
 ) -> Task | None:
-    """Ends a task that can no longer run as FAILURE; returns None if it was not active."""
+    """Ends a task that can no longer run as LOST; returns None if it was not active."""
     statement = (
         update(Task)
         .where(col(Task.id) == task_id)
         .where(col(Task.state).in_(ACTIVE_STATES))
         .where(col(Task.queued_at) < queued_before)
-        .values(state=TaskState.FAILURE, error=error, finished_at=utcnow())
+        .values(state=TaskState.LOST, error=error, finished_at=utcnow())
     )
     changed = session.exec(statement).rowcount
     session.commit()

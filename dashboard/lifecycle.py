@@ -109,7 +109,25 @@ def report_progress(task: AnyTask, percent: float, intermediate: str) -> None:
     runtime.publish_task(view)
 
 
-def already_final(task_id: str) -> bool:
-    with Session(runtime.engine()) as session:
+def should_skip(task_id: str) -> bool:
+    """True for a task not to run: it has ended already, or its worker died under it too often
+    (then it is recorded as LOST, saying so)."""
+    with Session(runtime.engine(), expire_on_commit=False) as session:
         row = crud.get_task(session, task_id=task_id)
-    return row is not None and TaskState(row.state).is_final
+        if row is None:
+            return False
+        if TaskState(row.state).is_final:
+            return True
+        if row.attempts <= get_settings().task_max_attempts:
+            return False
+        lost = crud.record_final(
+            session,
+            task_id=task_id,
+            kind=row.kind,
+            params=row.params,
+            state=TaskState.LOST,
+            error=f"its worker died under it {row.attempts - 1} times; it is not run again",
+        )
+        if lost is not None:
+            endings.announce_ending(session, lost)
+        return True

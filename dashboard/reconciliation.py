@@ -5,7 +5,7 @@ old workers had taken but not finished wait in kombu's `unacked` hash. When `das
 starts, none of the old workers can still be alive, so those messages go back to the queue at
 once instead of after their heartbeats lapse. A task whose message is nowhere (Redis lost its
 data: an external Redis without persistence, or a deleted state directory) can never run, so
-its row is closed as FAILURE with the reason rather than shown as active forever.
+its row is closed as LOST with the reason rather than shown as active forever.
 """
 
 import json

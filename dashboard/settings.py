@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # How many events the Redis stream keeps: the window a reconnecting client can resume in.
     event_log_length: int = Field(20_000, ge=100)
     finished_page_size: int = Field(20, ge=1, le=200)
+    # A task whose worker died under it this many times is given up as LOST, not run again
+    # (a task that kills its worker would otherwise take workers down for ever).
+    task_max_attempts: int = Field(3, ge=1)
     # How long the worker keeps retrying to record a task's state while the database is away.
     db_retry_seconds: float = Field(120, gt=0)
     # Larger request bodies are refused with 413 (nothing the app takes comes near it).

@@ -25,10 +25,11 @@ PREVIEW_DIGITS = 50
 
 
 class TrackedTask(Task[Any, Any]):
-    """Skips a redelivered message whose task has already ended: it must not run twice."""
+    """Skips a redelivered message whose task has already ended (it must not run twice), or
+    whose task has brought its worker down too often (it is given up as LOST)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.request.id and lifecycle.already_final(self.request.id):
+        if self.request.id and lifecycle.should_skip(self.request.id):
             raise Ignore()
         return super().__call__(*args, **kwargs)
 

@@ -266,7 +266,7 @@ def test_a_restart_keeps_finished_tasks_and_reruns_or_closes_active_ones(tmp_pat
         shutil.rmtree(run.state_dir / "redis")
         run = start_run(tmp_path, run.port)
         lost = _task(run, running)
-        assert lost["state"] == "FAILURE" and "lost in a restart" in lost["error"]
+        assert lost["state"] == "LOST" and "lost in a restart" in lost["error"]
         assert _task(run, done)["state"] == "SUCCESS"
         stop_and_check_nothing_is_left(run, signal.SIGTERM)
     finally:

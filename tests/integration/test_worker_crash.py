@@ -75,3 +75,27 @@ def test_killing_the_whole_worker_then_starting_another(
     assert rows(engine, task_id)[0].state in {"STARTED", "PROGRESS"}
     worker.start_and_wait()
     assert_ran_again_once(api, engine, task_id)
+
+
+def test_a_task_that_keeps_killing_its_worker_is_given_up_as_lost(
+    api: httpx.Client, worker: Worker, engine: Engine
+) -> None:
+    """Three deaths under it (TASK_MAX_ATTEMPTS), then it is LOST instead of a fourth run."""
+    task_id = start_and_wait_for_progress(api)
+    for run in range(1, 4):
+        wait_until(
+            lambda run=run: _running_for_the(run, engine, task_id), f"run {run} to start", 60
+        )
+        for child in psutil.Process(worker.pid).children():
+            os.kill(child.pid, signal.SIGKILL)
+    wait_until(lambda: rows(engine, task_id)[0].state == "LOST", "the task to be given up", 60)
+    (row,) = rows(engine, task_id)
+    assert row.error == "its worker died under it 3 times; it is not run again"
+    assert row.attempts == 4
+    assert api.get(f"/api/tasks/{task_id}").json()["state"] == "LOST"
+    assert "LOST" in api.get(f"/tasks/{task_id}").text
+
+
+def _running_for_the(run: int, engine: Engine, task_id: str) -> bool:
+    (row,) = rows(engine, task_id)
+    return row.attempts == run and row.state in {"STARTED", "PROGRESS"}

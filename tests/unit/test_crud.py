@@ -115,7 +115,7 @@ def test_close_if_active_ends_only_old_active_tasks(session: Session) -> None:
     crud.record_final(session, task_id="done", kind="demo", params={}, state=TaskState.SUCCESS)
     later = utcnow() + timedelta(seconds=1)
     closed = crud.close_if_active(session, task_id="old", queued_before=later, error="lost")
-    assert closed is not None and closed.state == TaskState.FAILURE and closed.error == "lost"
+    assert closed is not None and closed.state == TaskState.LOST and closed.error == "lost"
     assert crud.close_if_active(session, task_id="done", queued_before=later, error="x") is None
     new_task(session, task_id="young")
     earlier = utcnow() - timedelta(minutes=1)
