@@ -96,7 +96,9 @@ def sweep_broker(app: Any, *, everyone_dead: bool = False) -> int:
         channel = connection.default_channel
 
         def restore(tag: str) -> None:
-            channel.qos.restore_by_tag(tag, leftmost=True)
+            # To the front of the queue (RPUSH; kombu's consumers pop from that end): a task
+            # that had started runs again next, not after everything queued since.
+            channel.qos.restore_by_tag(tag, leftmost=False)
 
         return sweep(runtime.redis(), restore, everyone_dead=everyone_dead)
 
