@@ -8,7 +8,7 @@ run again next: RPUSH puts it where consumers take from.
 
 from typing import Any
 
-from kombu.transport import redis, virtual
+from kombu.transport import TRANSPORT_ALIASES, redis, virtual
 
 
 class QoS(redis.QoS):
@@ -27,3 +27,10 @@ class Channel(redis.Channel):
 
 class Transport(redis.Transport):
     Channel = Channel
+
+
+def use_for_redis() -> None:
+    """Makes `redis://` (and `rediss://`) URLs use this transport in this process. An alias
+    rather than Celery's broker_transport, so URLs and logs still read redis://."""
+    for scheme in ("redis", "rediss"):
+        TRANSPORT_ALIASES[scheme] = f"{__name__}:Transport"

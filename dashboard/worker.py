@@ -8,20 +8,17 @@ from typing import Any
 
 from celery import Celery
 
+from dashboard import brokertransport
 from dashboard.settings import Settings, get_settings
 
 ONE_HOUR = 3600
 
 
-REDIS_TRANSPORT = "dashboard.brokertransport:Transport"
-
-
 def celery_config(settings: Settings) -> dict[str, Any]:
-    on_redis = settings.broker_url.startswith(("redis://", "rediss://", "unix://"))
+    # kombu's Redis transport, but handing a task back to the front of the queue.
+    brokertransport.use_for_redis()
     return {
         "broker_url": settings.broker_url,
-        # kombu's Redis transport, but handing a task back to the front of the queue.
-        "broker_transport": REDIS_TRANSPORT if on_redis else None,
         "result_backend": settings.effective_redis_url,
         "task_serializer": "json",
         "result_serializer": "json",
