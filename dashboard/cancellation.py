@@ -12,10 +12,11 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 from sqlmodel import Session
 
-from dashboard import crud
+from dashboard import crud, taskstarts
+from dashboard.accounts import users
 from dashboard.accounts.viewer import Viewer
 from dashboard.endings import MAIL_TASK
-from dashboard.enqueue import NewTask, enqueue
+from dashboard.enqueue import NewTask
 from dashboard.events import append_task
 from dashboard.jobs.demo import decide_failure
 from dashboard.models import Task, TaskKind, TaskState, TaskView
@@ -44,7 +45,7 @@ def cancel(services: Services, row: Task, by: Viewer) -> TaskView:
         )
     if ended is None:
         raise NotCancellable(f"the task has ended already ({row.state})")
-    view = TaskView.from_row(ended, owner=by.email if ended.owner_id == by.id else None)
+    view = TaskView.from_row(ended, owner=_owner_email(services, ended))
     _tell_the_workers(services, row.id)
     try:
         append_task(services.redis, view, max_length=services.settings.event_log_length)
@@ -62,26 +63,25 @@ def _tell_the_workers(services: Services, task_id: str) -> None:
         log.warning("could not tell the workers that %s is cancelled: %s", task_id, error)
 
 
-def retry(services: Services, row: Task, by: Viewer) -> TaskView:
+def retry(services: Services, row: Task) -> TaskView:
     """A new task with the same parameters, for the same owner, naming the one it repeats."""
     if TaskState(row.state) not in (TaskState.FAILURE, TaskState.REVOKED, TaskState.LOST):
         raise NotRetryable(f"only a failed, cancelled or lost task can be retried ({row.state})")
     params = dict(row.params)
     if row.kind == TaskKind.DEMO and params.get("chosen_at_random"):
         params["should_fail"] = decide_failure(None)  # the person asked for a coin toss
-    owner_email = by.email if row.owner_id == by.id else None
     new_task = NewTask(
         kind=row.kind,
         params=params,
         owner_id=row.owner_id,
-        owner_email=owner_email,
+        owner_email=_owner_email(services, row),
         notify_email=row.notify_email,
         retry_of=row.id,
     )
-    return enqueue(
-        new_task,
-        engine=services.engine,
-        redis=services.redis,
-        celery_app=services.celery,
-        event_log_length=services.settings.event_log_length,
-    )
+    return taskstarts.start(services, new_task)
+
+
+def _owner_email(services: Services, row: Task) -> str | None:
+    """The owner's address for the events' owner column, whoever acts on the task."""
+    with Session(services.engine) as session:
+        return users.emails_by_id(session, user_ids=[row.owner_id]).get(row.owner_id or 0)

@@ -42,6 +42,10 @@ def _start(
         owner_email=owner.email,
         notify_email=request.notify_email,
     )
+    return start(services, new_task)
+
+
+def start(services: Services, new_task: NewTask) -> TaskView:
     return enqueue(
         new_task,
         engine=services.engine,

@@ -35,6 +35,10 @@ def find_by_email(session: Session, *, email: str) -> User | None:
 
 
 def register(session: Session, *, email: str, password: str, is_admin: bool = False) -> User:
+    """Raises EmailTaken when another account has the e-mail (checked first, so no password
+    is hashed for nothing; the unique index catches two registrations racing)."""
+    if find_by_email(session, email=email) is not None:
+        raise EmailTaken(email)
     user = User(
         email=normalize_email(email), password_hash=hash_password(password), is_admin=is_admin
     )

@@ -139,8 +139,6 @@ def delete_token(token_id: TokenId, session: SessionDep, viewer: CurrentUser) ->
 @public.post("/api/users", status_code=201, response_model=Me, responses=REGISTER_ANSWERS)
 def register_user(credentials: Credentials, session: SessionDep) -> Me:
     """Registers an account (the same rules as the page's form)."""
-    if users.find_by_email(session, email=credentials.email) is not None:
-        raise _email_taken()
     try:
         user = users.register(session, email=credentials.email, password=credentials.password)
     except users.EmailTaken as error:

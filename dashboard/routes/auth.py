@@ -155,9 +155,6 @@ def register(
     except ValidationError as error:
         form.errors = field_errors(error)
         return _form_page(request, services, "register", form, status=422)
-    if users.find_by_email(session, email=credentials.email) is not None:
-        form.errors["email"] = f"{EMAIL_TAKEN.capitalize()}. Log in instead?"
-        return _form_page(request, services, "register", form, status=422)
     try:
         user = users.register(session, email=credentials.email, password=credentials.password)
     except users.EmailTaken:

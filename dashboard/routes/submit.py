@@ -24,8 +24,6 @@ from dashboard.taskstarts import start_csv, start_demo, start_pi
 
 router = APIRouter(include_in_schema=False, dependencies=LOGGED_IN)
 FormField = Annotated[str, Form()]
-# Absent when the box is not ticked.
-Checkbox = Annotated[str, Form()]
 
 
 def _form_response(
@@ -53,7 +51,7 @@ def submit_pi(
     viewer: CurrentUser,
     digits: FormField = "",
     method: FormField = "chudnovsky",
-    notify_email: Checkbox = "",
+    notify_email: FormField = "",  # absent when not ticked,
 ) -> HTMLResponse:
     values = {"digits": digits, "method": method, "notify_email": notify_email}
     parsed = parse_pi_form(values)
@@ -72,7 +70,7 @@ def submit_demo(
     viewer: CurrentUser,
     seconds: FormField = "7",
     should_fail: FormField = "random",
-    notify_email: Checkbox = "",
+    notify_email: FormField = "",
 ) -> HTMLResponse:
     values = {"seconds": seconds, "should_fail": should_fail, "notify_email": notify_email}
     parsed = parse_demo_form(values)
@@ -91,7 +89,7 @@ def submit_csv(
     viewer: CurrentUser,
     rows: FormField = "",
     source: FormField = "sample",
-    notify_email: Checkbox = "",
+    notify_email: FormField = "",
 ) -> HTMLResponse:
     values = {"rows": rows, "source": source, "notify_email": notify_email}
     parsed = parse_csv_form(values)

@@ -117,7 +117,7 @@ def retry_task(
     whose `retry_of` names this one."""
     row = _readable(session, viewer, task_id)
     try:
-        return TaskCreated(id=cancellation.retry(services, row, viewer).id)
+        return TaskCreated(id=cancellation.retry(services, row).id)
     except cancellation.NotRetryable as error:
         raise HTTPException(409, detail=str(error)) from error
 

@@ -34,6 +34,15 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
 ]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
+# Run in the page: remembers every value the Active list's progress bars show.
+RECORD_PROGRESS = """() => {
+  window.progressSeen = [];
+  const rows = document.getElementById("active-rows");
+  const record = () => {
+    for (const bar of rows.querySelectorAll("progress")) window.progressSeen.push(bar.value);
+  };
+  new MutationObserver(record).observe(rows, { childList: true, subtree: true, attributes: true });
+}"""
 
 
 @pytest.fixture(scope="session")

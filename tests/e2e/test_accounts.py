@@ -7,18 +7,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.accounts import unique_email
-from tests.e2e.conftest import log_in, open_page, register
+from tests.e2e.conftest import RECORD_PROGRESS, log_in, open_page, register
 
 pytestmark = pytest.mark.e2e
-
-RECORD_PROGRESS = """() => {
-  window.progressSeen = [];
-  const rows = document.getElementById("active-rows");
-  const record = () => {
-    for (const bar of rows.querySelectorAll("progress")) window.progressSeen.push(bar.value);
-  };
-  new MutationObserver(record).observe(rows, { childList: true, subtree: true, attributes: true });
-}"""
 
 
 def test_a_csv_export_from_register_to_download_seen_by_its_owner_only(

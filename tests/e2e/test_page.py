@@ -9,17 +9,9 @@ from sqlmodel import Session
 
 from dashboard.db import make_engine
 from dashboard.models import Task, utcnow
+from tests.e2e.conftest import RECORD_PROGRESS
 
 pytestmark = pytest.mark.e2e
-
-RECORD_PROGRESS = """() => {
-  window.progressSeen = [];
-  const rows = document.getElementById("active-rows");
-  const record = () => {
-    for (const bar of rows.querySelectorAll("progress")) window.progressSeen.push(bar.value);
-  };
-  new MutationObserver(record).observe(rows, { childList: true, subtree: true, attributes: true });
-}"""
 
 
 def gauge_figures(page: Page) -> list[str]:

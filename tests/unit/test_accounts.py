@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from redis import Redis
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from sqlmodel import Session
 
 from dashboard import migrate
@@ -22,21 +22,6 @@ from dashboard.routes.auth import safe_next
 from tests.processes import free_port
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'accounts.db'}"
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
 
 
 def test_passwords_are_argon2id_and_only_the_right_one_verifies() -> None:

@@ -1,8 +1,6 @@
 """Task data access on a real SQLite file made by the migrations."""
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -10,24 +8,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, select
 
-from dashboard import crud, migrate
-from dashboard.db import make_engine
+from dashboard import crud
 from dashboard.models import FINAL_STATES, Task, TaskState, utcnow
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'test.db'}"
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
 
 
 def new_task(session: Session, task_id: str = "t-1", kind: str = "demo") -> Task:
