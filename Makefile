@@ -5,7 +5,7 @@ PYTHON ?= python3
 INSTALLED := $(VENV)/.installed
 ASSETS := static/vendor/.built
 
-.PHONY: install assets run check test test-unit test-integration test-e2e test-production-paths bench browser lock clean
+.PHONY: install assets compose-tool run check test test-unit test-integration test-e2e test-production-paths bench browser lock clean
 
 install: $(INSTALLED) $(ASSETS)
 
@@ -25,11 +25,20 @@ $(ASSETS): package.json package-lock.json static/build-assets.mjs
 run: install
 	$(BIN)/dashboard run
 
-check: install
+check: install compose-tool
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
+	docker-compose --file compose.yaml config --quiet
+
+# docker-compose only reads and checks compose.yaml here (no Docker engine runs on this
+# machine): Debian's package where apt is ours to use.
+compose-tool:
+	@if command -v docker-compose > /dev/null; then echo "compose-tool: $$(command -v docker-compose)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose > /dev/null; \
+	else echo "compose-tool: docker-compose is missing; install it (e.g. apt-get install docker-compose)" >&2; exit 1; fi
 
 # Debian's Chromium where apt is ours to use; Playwright's own download elsewhere.
 browser: install

@@ -11,9 +11,11 @@ from fastapi.staticfiles import StaticFiles
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
+from dashboard import reaper
 from dashboard.bodylimit import BodySizeLimit
 from dashboard.db import make_engine
 from dashboard.errors import install_error_handlers
+from dashboard.fleetwatcher import FleetWatcher
 from dashboard.hub import EventHub
 from dashboard.rendering import make_templates
 from dashboard.routes import (
@@ -22,11 +24,13 @@ from dashboard.routes import (
     docs,
     health,
     host_api,
+    metrics,
     pages,
     processes,
     streams,
     submit,
     tasks_api,
+    workers_api,
 )
 from dashboard.sampler import HostSampler
 from dashboard.services import Services
@@ -47,15 +51,17 @@ def build_services(settings: Settings) -> Services:
         TOAST: toast_formatter(templates),
     }
     hub = EventHub(async_redis, formatters)
+    redis = Redis.from_url(settings.effective_redis_url, health_check_interval=30)
     return Services(
         settings=settings,
         engine=make_engine(settings.effective_database_url),
-        redis=Redis.from_url(settings.effective_redis_url, health_check_interval=30),
+        redis=redis,
         async_redis=async_redis,
         celery=celery_app,
         templates=templates,
         hub=hub,
         sampler=HostSampler(hub.publish),
+        fleet=FleetWatcher(redis, hub.publish),
     )
 
 
@@ -65,6 +71,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     background = [
         asyncio.create_task(services.hub.run(), name="event-log-reader"),
         asyncio.create_task(services.sampler.run(), name="host-sampler"),
+        asyncio.create_task(services.fleet.run(), name="fleet-watcher"),
+        asyncio.create_task(
+            reaper.run(
+                services.redis,
+                services.engine,
+                lost_after=services.settings.task_lost_after_seconds,
+                interval=services.settings.lost_sweep_seconds,
+            ),
+            name="lost-task-reaper",
+        ),
     ]
     try:
         yield
@@ -91,7 +107,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = build_services(settings)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    routers = (auth, account, pages, submit, tasks_api, host_api, processes, streams, docs, health)
+    routers = (
+        auth,
+        account,
+        pages,
+        submit,
+        tasks_api,
+        host_api,
+        workers_api,
+        processes,
+        streams,
+        docs,
+        health,
+        metrics,
+    )
     for module in routers:
         app.include_router(module.router)
     app.include_router(account.public)

@@ -12,7 +12,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 from sqlmodel import Session
 
-from dashboard import crud, taskstarts
+from dashboard import crud, logcontext, metrics, taskstarts
 from dashboard.accounts import users
 from dashboard.accounts.viewer import Viewer
 from dashboard.endings import MAIL_TASK
@@ -34,6 +34,11 @@ class NotRetryable(Exception):
 
 
 def cancel(services: Services, row: Task, by: Viewer) -> TaskView:
+    with logcontext.about_task(row.id, row.owner_id):
+        return _cancel(services, row, by)
+
+
+def _cancel(services: Services, row: Task, by: Viewer) -> TaskView:
     with Session(services.engine, expire_on_commit=False) as session:
         ended = crud.record_final(
             session,
@@ -45,7 +50,9 @@ def cancel(services: Services, row: Task, by: Viewer) -> TaskView:
         )
     if ended is None:
         raise NotCancellable(f"the task has ended already ({row.state})")
+    log.info("task %s cancelled by user %s", row.id, by.id)
     view = TaskView.from_row(ended, owner=_owner_email(services, ended))
+    metrics.count_ending(services.redis, view)
     _tell_the_workers(services, row.id)
     try:
         append_task(services.redis, view, max_length=services.settings.event_log_length)
@@ -78,7 +85,10 @@ def retry(services: Services, row: Task) -> TaskView:
         notify_email=row.notify_email,
         retry_of=row.id,
     )
-    return taskstarts.start(services, new_task)
+    view = taskstarts.start(services, new_task)
+    with logcontext.about_task(row.id, row.owner_id):
+        log.info("task %s retried as task %s", row.id, view.id)
+    return view
 
 
 def _owner_email(services: Services, row: Task) -> str | None:

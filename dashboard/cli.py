@@ -45,20 +45,25 @@ WEB_UP_TIMEOUT_SECONDS = 60.0
 ROLE_NAMES = {"run": "supervisor"}
 
 
-def logging_config(role: str, level: str) -> dict[str, Any]:
-    """One plain format for every process, naming its role, so interleaved lines stay legible."""
+def logging_config(role: str, level: str, log_format: str = "plain") -> dict[str, Any]:
+    """One format for every process, naming its role, so interleaved lines stay legible: plain
+    text, or one JSON object per line (LOG_FORMAT=json). Lines about a task get its id and
+    owner (dashboard.logcontext)."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {
             "plain": {
                 "format": f"%(asctime)s %(levelname)-7s {role}[%(process)d] %(name)s: %(message)s"
-            }
+            },
+            "json": {"()": "dashboard.logformat.JsonFormatter", "role": role},
         },
+        "filters": {"task": {"()": "dashboard.logcontext.TaskContextFilter"}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
-                "formatter": "plain",
+                "formatter": log_format,
+                "filters": ["task"],
                 "stream": "ext://sys.stderr",
             }
         },
@@ -80,7 +85,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         logging.config.dictConfig(logging_config(role, "INFO"))
         log.error("invalid settings: %s", error)
         sys.exit(2)
-    logging.config.dictConfig(logging_config(role, settings.log_level))
+    logging.config.dictConfig(logging_config(role, settings.log_level, settings.log_format))
+    if settings.log_format == "json":
+        logging.captureWarnings(True)  # a warning printed as it is would be a line of plain text
     try:
         if command == "create-admin":
             sys.exit(create_admin(settings, arguments.email, arguments.password_stdin))
@@ -158,7 +165,7 @@ def web(settings: Settings) -> int:
         workers=settings.web_concurrency,
         timeout_graceful_shutdown=WEB_GRACEFUL_SECONDS,
         # uvicorn applies it again in each of its worker processes.
-        log_config=logging_config("web", settings.log_level),
+        log_config=logging_config("web", settings.log_level, settings.log_format),
         access_log=False,
     )
     return 0
@@ -171,6 +178,7 @@ def worker(settings: Settings) -> int:
     # Celery's stubs say start() never returns; it returns the worker's exit code.
     start = cast(Callable[[list[str]], int | None], app.start)
     argv = [
+        *_celery_console(settings),
         "worker",
         f"--loglevel={settings.log_level.upper()}",
         f"--concurrency={settings.worker_concurrency}",
@@ -186,7 +194,14 @@ def beat(settings: Settings) -> int:
 
     _prepare_state_dir(settings)
     start = cast(Callable[[list[str]], int | None], app.start)
-    return start(["beat", f"--loglevel={settings.log_level.upper()}"]) or 0
+    argv = [*_celery_console(settings), "beat", f"--loglevel={settings.log_level.upper()}"]
+    return start(argv) or 0
+
+
+def _celery_console(settings: Settings) -> list[str]:
+    """With LOG_FORMAT=json, Celery's banner, which it prints past logging, is left out. The
+    two shutdown notices it writes straight to the file descriptor stay plain text."""
+    return ["--quiet"] if settings.log_format == "json" else []
 
 
 def create_admin(settings: Settings, email: str, password_stdin: bool) -> int:

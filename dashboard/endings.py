@@ -1,4 +1,5 @@
-"""What follows a change to a task's row in the worker: the event, and the e-mail if asked.
+"""What follows a change to a task's row in the worker: the event, and the e-mail if asked;
+for a final state also its count for /metrics (dashboard.metrics).
 
 Events carry the owner's e-mail, which an admin's "all users" view shows. Sending the e-mail
 is a task of its own, queued after the final state is recorded, so a mail server that is
@@ -10,7 +11,7 @@ import logging
 from kombu.exceptions import OperationalError
 from sqlmodel import Session
 
-from dashboard import runtime
+from dashboard import metrics, runtime
 from dashboard.accounts import users
 from dashboard.models import Progress, Task, TaskState, TaskView
 
@@ -31,11 +32,19 @@ def announce(session: Session, row: Task) -> TaskView:
 
 
 def announce_ending(session: Session, row: Task) -> TaskView:
-    """Publishes a task's final view and queues the e-mail its owner asked for."""
+    """Publishes a task's final view, counts it and queues the e-mail its owner asked for."""
     view = announce(session, row)
-    if TaskState(row.state).is_final and row.notify_email:
+    if not TaskState(row.state).is_final:
+        return view
+    count_ending(view)
+    if row.notify_email:
         queue_mail(row.id)
     return view
+
+
+def count_ending(view: TaskView) -> None:
+    """Call once per task, where its final state is first recorded; never fails the task."""
+    metrics.count_ending(runtime.redis(), view)
 
 
 def queue_mail(task_id: str) -> None:

@@ -7,6 +7,7 @@ QUEUED forever, and the caller gets BrokerUnavailable (a 503, never a 500).
 """
 
 import contextlib
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +19,11 @@ from redis.exceptions import RedisError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from dashboard import crud
+from dashboard import crud, logcontext, metrics
 from dashboard.events import append_task
 from dashboard.models import TaskState, TaskView
+
+log = logging.getLogger(__name__)
 
 
 class BrokerUnavailable(RuntimeError):
@@ -41,6 +44,23 @@ def enqueue(
     new_task: NewTask, *, engine: Engine, redis: Redis, celery_app: Celery, event_log_length: int
 ) -> TaskView:
     task_id = str(uuid.uuid4())
+    with logcontext.about_task(task_id, new_task.owner_id):
+        view = _insert(engine, task_id, new_task)
+        metrics.count_submitted(redis, new_task.kind)
+        try:
+            append_task(redis, view, max_length=event_log_length)
+            celery_app.send_task(
+                f"dashboard.{new_task.kind}", kwargs=new_task.params, task_id=task_id
+            )
+        except (OperationalError, RedisError) as error:
+            log.warning("task %s could not be queued: %s", task_id, error)
+            _record_refusal(engine, redis, view, event_log_length, error)
+            raise BrokerUnavailable(f"the task queue is unreachable: {error}") from error
+        log.info("%s task %s queued with %s", new_task.kind, task_id, new_task.params)
+    return view
+
+
+def _insert(engine: Engine, task_id: str, new_task: NewTask) -> TaskView:
     with Session(engine, expire_on_commit=False) as session:
         row = crud.create_task(
             session,
@@ -51,14 +71,7 @@ def enqueue(
             notify_email=new_task.notify_email,
             retry_of=new_task.retry_of,
         )
-    view = TaskView.from_row(row, owner=new_task.owner_email)
-    try:
-        append_task(redis, view, max_length=event_log_length)
-        celery_app.send_task(f"dashboard.{new_task.kind}", kwargs=new_task.params, task_id=task_id)
-    except (OperationalError, RedisError) as error:
-        _record_refusal(engine, redis, view, event_log_length, error)
-        raise BrokerUnavailable(f"the task queue is unreachable: {error}") from error
-    return view
+    return TaskView.from_row(row, owner=new_task.owner_email)
 
 
 def _record_refusal(
@@ -76,5 +89,6 @@ def _record_refusal(
     if row is not None:
         # Redis may be what is down: the row says what happened either way.
         ended = TaskView.from_row(row, owner=view.owner)
+        metrics.count_ending(redis, ended)
         with contextlib.suppress(RedisError):
             append_task(redis, ended, max_length=event_log_length)

@@ -20,7 +20,7 @@ from dashboard.accounts.viewer import CsrfRefused, LoginRequired
 from dashboard.enqueue import BrokerUnavailable
 
 # Paths whose callers are programs (or EventSource), which a redirect to a form would not help.
-MACHINE_PREFIXES = ("/api/", "/events", "/fragments/", "/openapi.json")
+MACHINE_PREFIXES = ("/api/", "/events", "/fragments/", "/openapi.json", "/metrics")
 
 
 async def _broker_unavailable(_request: Request, error: Exception) -> JSONResponse:

@@ -22,6 +22,7 @@ FINAL_STATE_NAMES = frozenset(state.value for state in FINAL_STATES)
 class EventType:
     TASK = "task"
     HOST = "host"
+    FLEET = "fleet"
 
 
 @dataclass(frozen=True)

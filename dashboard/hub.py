@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 Formatter = Callable[[Event], list[ServerSentEvent]]
 QUEUE_SIZE = 2000
+# Current state rather than history: the newest of each is sent to every new connection.
+KEPT_LATEST = (events.EventType.HOST, events.EventType.FLEET)
 # Well below the Redis client's socket timeout, so an idle log never looks like an outage.
 BLOCK_MS = 2000
 
@@ -68,8 +70,12 @@ class EventHub:
         self.redis = redis
         self.formatters = formatters
         self.position = "0-0"
-        self.latest_host: Outgoing | None = None
+        self.latest: dict[str, Outgoing] = {}
         self._subscribers: set[Subscription] = set()
+
+    @property
+    def latest_host(self) -> Outgoing | None:
+        return self.latest.get(events.EventType.HOST)
 
     @property
     def connection_count(self) -> int:
@@ -86,8 +92,8 @@ class EventHub:
 
     def publish(self, event: Event) -> Outgoing:
         outgoing = Outgoing(event, self.formatters)
-        if event.type == events.EventType.HOST:
-            self.latest_host = outgoing
+        if event.type in KEPT_LATEST:
+            self.latest[event.type] = outgoing
         for subscription in list(self._subscribers):
             subscription.offer(outgoing)
         return outgoing

@@ -6,20 +6,21 @@ is what progress events are built from, so a progress tick costs no database que
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import Task as CeleryTask
 from celery import states as celery_states
-from celery.signals import task_postrun, task_prerun, worker_process_init
+from celery.signals import task_postrun, worker_process_init
 from sqlmodel import Session
 
-from dashboard import crud, endings, runtime
-from dashboard.dbretry import with_retries
+from dashboard import crud, endings, runguard, runtime
 from dashboard.models import Progress, TaskKind, TaskState, TaskView
+from dashboard.retrying import REDIS_UNREACHABLE, with_retries
 from dashboard.settings import get_settings
 
 log = logging.getLogger(__name__)
 AnyTask = CeleryTask[Any, Any]
+T = TypeVar("T")
 TASK_PREFIX = "dashboard."
 _running: dict[str, TaskView] = {}
 
@@ -38,22 +39,30 @@ def _fresh_connections(**_: Any) -> None:
     runtime.reset_after_fork()
 
 
-@task_prerun.connect
-def record_start(task_id: str, task: AnyTask, kwargs: dict[str, Any], **_: Any) -> None:
+def worker_name(task: AnyTask) -> str:
+    return task.request.hostname or "unknown"
+
+
+def record_start(task_id: str, task: AnyTask, kwargs: dict[str, Any]) -> None:
+    """Called by the task itself once it holds its run claim (see dashboard.tasks)."""
     kind = kind_of(task)
     if kind is None:
         return
-    worker = task.request.hostname or "unknown"
+    worker = worker_name(task)
 
-    def write() -> None:
+    def write() -> TaskView | None:
         with Session(runtime.engine(), expire_on_commit=False) as session:
             row = crud.mark_started(
                 session, task_id=task_id, kind=kind, params=dict(kwargs), worker=worker
             )
-            if row is not None and not TaskState(row.state).is_final:
-                _running[task_id] = endings.announce(session, row)
+            if row is None or TaskState(row.state).is_final:
+                return None
+            return endings.view_with_owner(session, row)
 
-    _through_outages(write, f"recording the start of {task_id}")
+    view = _through_outages(write, f"recording the start of {task_id}")
+    if view is not None:
+        _running[task_id] = view
+        _publish(view, f"announcing the start of {task_id}")
 
 
 @task_postrun.connect
@@ -63,10 +72,11 @@ def record_end(
     kind = kind_of(task)
     _running.pop(task_id, None)
     if kind is None or state not in (celery_states.SUCCESS, celery_states.FAILURE):
+        through_redis_outages(lambda: runguard.guard.release(task_id), f"releasing {task_id}")
         return  # ignored (already final) or retrying: nothing final to record
     succeeded = state == celery_states.SUCCESS
 
-    def write() -> None:
+    def write() -> TaskView | None:
         with Session(runtime.engine(), expire_on_commit=False) as session:
             row = crud.record_final(
                 session,
@@ -77,16 +87,33 @@ def record_end(
                 result=retval if succeeded and isinstance(retval, dict) else None,
                 error=None if succeeded else describe_error(retval),
             )
-            if row is not None:
-                endings.announce_ending(session, row)
+            return None if row is None else endings.view_with_owner(session, row)
 
-    _through_outages(write, f"recording the end of {task_id}")
+    view = _through_outages(write, f"recording the end of {task_id}")
+    if view is not None:
+        _publish(view, f"announcing the end of {task_id}")
+        endings.count_ending(view)
+        if view.notify_email:
+            endings.queue_mail(task_id)
+    # Only now may another delivery run it: it will find the task final and skip it.
+    through_redis_outages(lambda: runguard.guard.release(task_id), f"releasing {task_id}")
 
 
-def _through_outages(write: Callable[[], None], what: str) -> None:
+def _through_outages(write: Callable[[], T], what: str) -> T:
     """A database that is briefly away delays the record; it does not lose it."""
-    give_up_after = get_settings().db_retry_seconds
-    with_retries(write, what=what, give_up_after=give_up_after)
+    return with_retries(write, what=what, give_up_after=get_settings().db_retry_seconds)
+
+
+def through_redis_outages(write: Callable[[], T], what: str) -> T:
+    """A Redis that is briefly away (a restart) delays an event or a claim; it does not lose
+    it, nor fail the task."""
+    return with_retries(
+        write, what=what, give_up_after=get_settings().db_retry_seconds, errors=REDIS_UNREACHABLE
+    )
+
+
+def _publish(view: TaskView, what: str) -> None:
+    through_redis_outages(lambda: runtime.publish_task(view), what)
 
 
 def describe_error(error: Any) -> str:
@@ -106,19 +133,22 @@ def report_progress(task: AnyTask, percent: float, intermediate: str) -> None:
         return
     view = view.model_copy(update={"state": TaskState.PROGRESS, "progress": progress})
     _running[task_id] = view
-    runtime.publish_task(view)
+    try:
+        runtime.publish_task(view)
+    except REDIS_UNREACHABLE as error:  # the next tick tells the same, and more
+        log.warning("progress of %s not published: %s", task_id, error)
 
 
 def should_skip(task_id: str) -> bool:
     """True for a task not to run: it has ended already, or its worker died under it too often
-    (then it is recorded as LOST, saying so)."""
+    (then it is recorded as LOST, saying so). Asked before this run is counted."""
     with Session(runtime.engine(), expire_on_commit=False) as session:
         row = crud.get_task(session, task_id=task_id)
         if row is None:
             return False
         if TaskState(row.state).is_final:
             return True
-        if row.attempts <= get_settings().task_max_attempts:
+        if row.attempts < get_settings().task_max_attempts:
             return False
         lost = crud.record_final(
             session,
@@ -126,7 +156,7 @@ def should_skip(task_id: str) -> bool:
             kind=row.kind,
             params=row.params,
             state=TaskState.LOST,
-            error=f"its worker died under it {row.attempts - 1} times; it is not run again",
+            error=f"its worker died under it {row.attempts} times; it is not run again",
         )
         if lost is not None:
             endings.announce_ending(session, lost)

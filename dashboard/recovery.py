@@ -3,10 +3,12 @@
 Why this exists: with Redis as broker, a message a worker has taken but not acknowledged
 (acks_late) waits in kombu's `unacked` hash until the visibility timeout passes. That timeout
 must outlast the longest task (two hours here), so a worker killed with SIGKILL would leave
-its tasks stuck for that long. Instead each worker keeps a heartbeat key alive and records
-which messages it holds; every few seconds one worker (under a lock) sweeps the hash and
-restores the messages whose holder has no heartbeat. A live worker's long task is never
-touched. RabbitMQ needs none of this: it redelivers when the worker's connection drops.
+its tasks stuck for that long. Instead each worker keeps a heartbeat key alive that lists
+the tasks it holds (received and not yet finished); every few seconds one worker (under a
+lock) sweeps the hash and restores the messages that no live worker holds. A live worker's
+long task is never touched. A task a live worker let go without acknowledging it (Celery
+terminates running tasks when the broker connection drops, and the hand-back fails while
+Redis is away) is restored too. RabbitMQ needs none of this: it redelivers by itself.
 """
 
 import json
@@ -16,17 +18,17 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from celery.signals import task_postrun, task_received, worker_ready, worker_shutdown
+from celery.signals import worker_ready, worker_shutdown
+from celery.worker import state as worker_state
 from redis import Redis
 
 from dashboard import runtime
 
 log = logging.getLogger(__name__)
 
-HOLDERS_KEY = "dashboard:holders"
 SWEEP_LOCK_KEY = "dashboard:recovery-lock"
 UNACKED_KEY = "unacked"  # kombu's default names for the Redis transport
 UNACKED_INDEX_KEY = "unacked_index"
@@ -43,26 +45,37 @@ def heartbeat_key(instance_id: str) -> str:
     return f"dashboard:worker-alive:{instance_id}"
 
 
-def beat(redis: Redis, instance_id: str = INSTANCE_ID) -> None:
-    redis.set(heartbeat_key(instance_id), str(time.time()), ex=HEARTBEAT_TTL)
+def beat(redis: Redis, held: Iterable[str] = (), instance_id: str = INSTANCE_ID) -> None:
+    presence = {"at": time.time(), "tasks": sorted(held)}
+    redis.set(heartbeat_key(instance_id), json.dumps(presence), ex=HEARTBEAT_TTL)
+
+
+def held_by_live_workers(redis: Redis) -> set[str]:
+    """The ids of every task some live worker says it holds."""
+    keys = list(redis.scan_iter(match=heartbeat_key("*"), count=500))
+    held: set[str] = set()
+    for value in redis.mget(keys) if keys else []:
+        if value is None:  # expired between the scan and the read
+            continue
+        try:
+            held.update(json.loads(value)["tasks"])
+        except (TypeError, ValueError, KeyError):  # unreadable: holds nothing we can name
+            continue
+    return held
 
 
 def orphaned_tags(redis: Redis, *, now: float, everyone_dead: bool = False) -> list[str]:
-    """Delivery tags of unacknowledged messages whose holder is gone."""
+    """Delivery tags of unacknowledged messages that no live worker holds. A message just
+    delivered may not be listed by its worker yet: it is left alone for GRACE_SECONDS."""
+    held = set() if everyone_dead else held_by_live_workers(redis)
     orphans = []
     for tag, payload in redis.hgetall(UNACKED_KEY).items():
-        task_id = message_task_id(payload)
-        if not everyone_dead and _holder_alive(redis, task_id):
+        if message_task_id(payload) in held:
             continue
         delivered_at = redis.zscore(UNACKED_INDEX_KEY, tag) or 0.0
         if everyone_dead or now - delivered_at >= GRACE_SECONDS:
             orphans.append(tag.decode() if isinstance(tag, bytes) else tag)
     return orphans
-
-
-def _holder_alive(redis: Redis, task_id: str | None) -> bool:
-    holder = redis.hget(HOLDERS_KEY, task_id) if task_id else None
-    return bool(holder) and bool(redis.exists(heartbeat_key(holder.decode())))  # type: ignore[union-attr]
 
 
 def message_task_id(payload: bytes | str) -> str | None:
@@ -103,10 +116,26 @@ def sweep_broker(app: Any, *, everyone_dead: bool = False) -> int:
         return sweep(runtime.redis(), restore, everyone_dead=everyone_dead)
 
 
+_last_held: set[str] = set()
+
+
+def tasks_held() -> set[str]:
+    """What this worker has received and not yet finished (running or waiting for a slot)."""
+    global _last_held
+    for _ in range(5):
+        try:  # Celery's weak sets, which the consumer thread may change while we copy them
+            requests = [*worker_state.reserved_requests, *worker_state.active_requests]
+        except RuntimeError:
+            continue
+        _last_held = {request.id for request in requests}
+        break
+    return _last_held
+
+
 def _presence_loop(app: Any) -> None:
     while not _stop.wait(HEARTBEAT_SECONDS):
         try:
-            beat(runtime.redis())
+            beat(runtime.redis(), tasks_held())
             sweep_broker(app)
         except Exception:  # a Redis outage must not end the loop; it tries again next beat
             log.exception("worker heartbeat or recovery sweep failed")
@@ -114,7 +143,7 @@ def _presence_loop(app: Any) -> None:
 
 @worker_ready.connect
 def _start_presence(sender: Any, **_: Any) -> None:
-    beat(runtime.redis())
+    beat(runtime.redis(), tasks_held())
     threading.Thread(
         target=_presence_loop, args=(sender.app,), name="dashboard-presence", daemon=True
     ).start()
@@ -124,13 +153,3 @@ def _start_presence(sender: Any, **_: Any) -> None:
 def _stop_presence(**_: Any) -> None:
     _stop.set()
     runtime.redis().delete(heartbeat_key(INSTANCE_ID))
-
-
-@task_received.connect
-def _record_holder(request: Any, **_: Any) -> None:
-    runtime.redis().hset(HOLDERS_KEY, request.id, INSTANCE_ID)
-
-
-@task_postrun.connect
-def _forget_holder(task_id: str, **_: Any) -> None:
-    runtime.redis().hdel(HOLDERS_KEY, task_id)

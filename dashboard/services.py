@@ -8,6 +8,7 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import Engine
 
+from dashboard.fleetwatcher import FleetWatcher
 from dashboard.hub import EventHub
 from dashboard.sampler import HostSampler
 from dashboard.settings import Settings
@@ -23,3 +24,4 @@ class Services:
     templates: Jinja2Templates
     hub: EventHub
     sampler: HostSampler
+    fleet: FleetWatcher

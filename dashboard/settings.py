@@ -6,6 +6,7 @@ them, so tests can set the environment first and call `get_settings.cache_clear(
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,12 +28,18 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(2, ge=1)
     web_concurrency: int = Field(1, ge=1)
     log_level: str = "INFO"
+    # "json": one JSON object per line (dashboard.logformat), for a log collector.
+    log_format: Literal["plain", "json"] = "plain"
     # How many events the Redis stream keeps: the window a reconnecting client can resume in.
     event_log_length: int = Field(20_000, ge=100)
     finished_page_size: int = Field(20, ge=1, le=200)
     # A task whose worker died under it this many times is given up as LOST, not run again
     # (a task that kills its worker would otherwise take workers down for ever).
     task_max_attempts: int = Field(3, ge=1)
+    # A running task whose heartbeat has been silent this long, with no worker running it, is
+    # closed as LOST. A dead worker's tasks run again well within it (about 15 s at most).
+    task_lost_after_seconds: float = Field(60, gt=0)
+    lost_sweep_seconds: float = Field(5, gt=0)
     # How long the worker keeps retrying to record a task's state while the database is away.
     db_retry_seconds: float = Field(120, gt=0)
     # Larger request bodies are refused with 413 (nothing the app takes comes near it).

@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi.templating import Jinja2Templates
 from sse_starlette import ServerSentEvent
 
-from dashboard import events
+from dashboard import events, metrics
 from dashboard.events import Audience, Event, EventType
+from dashboard.fleet import Fleet
 from dashboard.hoststats import HostSnapshot
 from dashboard.hub import EventHub, Outgoing, SubscriberOverflow, Subscription
 from dashboard.models import TaskView
@@ -35,6 +36,10 @@ def html_formatter(templates: Jinja2Templates) -> Callable[[Event], list[ServerS
             host = HostSnapshot.model_validate(event.data)
             html = render(templates, "partials/host_gauges.html", host=host)
             return [ServerSentEvent(data=html, event="host")]
+        if event.type == EventType.FLEET:
+            fleet = Fleet.model_validate(event.data)
+            html = render(templates, "partials/fleet.html", fleet=fleet)
+            return [ServerSentEvent(data=html, event="fleet")]
         task = TaskView.model_validate(event.data)
         html = render(templates, "partials/task_event.html", task=task)
         return [ServerSentEvent(data=html, event="task", id=event.id)]
@@ -85,8 +90,8 @@ async def event_stream(
         else:
             for message in _resumable(await snapshot(), position.entry_id):
                 yield message
-        if hub.latest_host is not None:
-            for message in hub.latest_host.rendered(format_name):
+        for latest in list(hub.latest.values()):
+            for message in latest.rendered(format_name):
                 yield message
         async for message in _live(subscription, position, format_name):
             yield message
@@ -119,6 +124,9 @@ async def _live(
                 continue
             for message in _messages(outgoing, format_name, subscription.audience):
                 yield message
+            # The stream asks for more only once it has sent what it got: this one is delivered.
+            # Replays are not timed: their lag is how long the client was away.
+            metrics.observe_delivery(outgoing.event.id)
     except SubscriberOverflow:
         return  # the client reconnects and resumes from its last event id
 

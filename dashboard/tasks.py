@@ -9,7 +9,7 @@ from typing import Any
 from celery import Task
 from celery.exceptions import Ignore
 
-from dashboard import artifacts, lifecycle, notifications, retention
+from dashboard import artifacts, lifecycle, logcontext, notifications, retention, runguard
 from dashboard.jobs.csvexport import write_sample
 from dashboard.jobs.demo import run_demo
 from dashboard.jobs.history import export_history
@@ -22,16 +22,41 @@ from dashboard.worker import app
 log = logging.getLogger(__name__)
 
 PREVIEW_DIGITS = 50
+RECHECK_SECONDS = 30
 
 
 class TrackedTask(Task[Any, Any]):
-    """Skips a redelivered message whose task has already ended (it must not run twice), or
-    whose task has brought its worker down too often (it is given up as LOST)."""
+    """Runs a task only while holding its run claim, so no two runs overlap (the claim is let
+    go once the end is recorded). Skips a redelivered message whose task has already ended,
+    or whose task has brought its worker down too often (it is given up as LOST)."""
+
+    max_retries = None  # only the run claim retries: for as long as a live run holds it
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.request.id and lifecycle.should_skip(self.request.id):
-            raise Ignore()
+        task_id = self.request.id
+        if task_id:
+            self._start(task_id, kwargs)
         return super().__call__(*args, **kwargs)
+
+    def _start(self, task_id: str, kwargs: dict[str, Any]) -> None:
+        logcontext.bind_worker_task(task_id)  # log lines from here on name the task and owner
+        worker = lifecycle.worker_name(self)
+        claimed = lifecycle.through_redis_outages(
+            lambda: runguard.guard.claim(task_id, worker), f"claiming {task_id}"
+        )
+        if not claimed:
+            # A live run holds it. Look again later rather than drop the message: should that
+            # run die, this copy is what runs the task again.
+            raise self.retry(countdown=RECHECK_SECONDS)
+        try:
+            if lifecycle.should_skip(task_id):
+                raise Ignore()
+            lifecycle.record_start(task_id, self, kwargs)
+        except BaseException:
+            lifecycle.through_redis_outages(
+                lambda: runguard.guard.release(task_id), f"releasing {task_id}"
+            )
+            raise
 
 
 @contextmanager

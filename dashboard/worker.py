@@ -26,6 +26,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "enable_utc": True,
         "timezone": "UTC",
         "result_extended": True,
+        # A Redis restart must not turn a task's stored result into a failure: storing it is
+        # retried with growing pauses (up to 10 s apart) instead of raising at once.
+        "result_backend_always_retry": True,
+        "result_backend_max_retries": 30,
         "result_expires": 24 * ONE_HOUR,
         # Tasks run for up to an hour. Acknowledge a message only once its task has ended, and
         # hand it back when the pool process running it dies, so a crash re-runs the task
@@ -47,7 +51,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "unacked_restore_throttle": 6,
         },
         "task_time_limit": ONE_HOUR + 300,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # A lost broker connection (a Redis restart) does not cancel running tasks: Celery
+        # would acknowledge them as ended and, with Redis down, nothing would hand them back.
+        # They run on; a copy handed back meanwhile waits for the run claim (runguard), and
+        # the message they can no longer acknowledge is swept back and skipped as final.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         # SIGTERM is a warm shutdown: running tasks are waited for. SIGQUIT (the cold shutdown
         # that `dashboard run` sends when the warm one takes too long) gives them these few
         # seconds, then hands their late-acknowledged messages back to the queue: nothing lost.
@@ -66,5 +74,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-app = Celery("dashboard", include=["dashboard.tasks", "dashboard.lifecycle", "dashboard.recovery"])
+app = Celery(
+    "dashboard",
+    include=[
+        "dashboard.tasks",
+        "dashboard.lifecycle",
+        "dashboard.recovery",
+        "dashboard.fleetreporter",
+    ],
+)
 app.add_defaults(lambda: celery_config(get_settings()))

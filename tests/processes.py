@@ -33,10 +33,19 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float, pause: floa
 class Service:
     """One `python -m dashboard <role>` process in its own process group, logging to a file."""
 
-    def __init__(self, role: str, env: Mapping[str, str], log_dir: Path) -> None:
+    def __init__(
+        self,
+        role: str,
+        env: Mapping[str, str],
+        log_dir: Path,
+        *,
+        argv: list[str] | None = None,
+        name: str | None = None,
+    ) -> None:
         self.role = role
         self.env = dict(env)
-        self.log_path = log_dir / f"{role}.log"
+        self.log_path = log_dir / f"{name or role}.log"
+        self.argv = argv or [sys.executable, "-m", "dashboard", role]
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -47,7 +56,7 @@ class Service:
     def start(self) -> "Service":
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "dashboard", self.role],
+                self.argv,
                 env=self.env,
                 cwd=REPO_ROOT,
                 stdout=log,

@@ -89,6 +89,7 @@ def index(
     scope = scope_of(audience)
     context = {
         **host_context(services),
+        "fleet": services.fleet.latest,
         **active_context(services, session, audience),
         **finished_context(services, session, audience, None),
         "processes": process_list(services.settings.state_dir) if viewer.is_admin else None,

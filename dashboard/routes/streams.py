@@ -90,7 +90,8 @@ def page_events(
 def api_events(
     services: ServicesDep, audience: AudienceDep, resume: ResumeIdDep
 ) -> EventSourceResponse:
-    """Server-sent events of my tasks: `task` (a task's view, JSON) and `host` (host gauges).
+    """Server-sent events of my tasks: `task` (a task's view, JSON), `host` (host gauges) and
+    `fleet` (every worker, as `GET /api/workers` answers).
 
     A new connection starts with my active tasks, then `ready`, whose id (when the log has
     entries) is where to resume from; a reconnect naming its last event id (Last-Event-ID

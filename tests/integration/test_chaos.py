@@ -113,6 +113,14 @@ def test_random_kills_lose_no_task_and_run_none_twice_at_once(
     overlapping = [task_id for task_id, attempts in runs.items() if attempts != sorted(attempts)]
     assert overlapping == [], "an earlier run went on after a later one had started"
     slowest = _slowest_return(kills, redis_client, set(expected))
+    whole = sum(1 for kill in kills if kill.whole_worker)
+    reruns = sum(row.attempts - 1 for row in rows)
+    print(
+        f"\nchaos: {TASKS} tasks, {len(kills)} kills ({whole} whole workers), "
+        f"0 lost, 0 overlapping runs, {reruns} re-runs, "
+        f"at most {max(row.attempts for row in rows)} runs of one task, "
+        f"longest time to run again {slowest:.1f} s"
+    )
     assert slowest <= RUN_AGAIN_WITHIN, f"a killed task took {slowest:.1f} s to run again"
 
 

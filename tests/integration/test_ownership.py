@@ -51,6 +51,7 @@ RULES = [
     Rule("GET", "/api/cpu/percent", 200, 200, 401),
     Rule("GET", "/api/cpu/times_percent", 200, 200, 401),
     Rule("GET", "/api/partitions/usage", 200, 200, 401),
+    Rule("GET", "/api/workers", 200, 200, 401),
     Rule("GET", "/api/me", 200, 200, 401),
     Rule("GET", "/api/tokens", 200, 200, 401),
     Rule("DELETE", "/api/tokens/999999", 404, 404, 401),
@@ -70,6 +71,8 @@ RULES = [
     Rule("GET", "/api/processes", 403, 403, 401),
     Rule("POST", "/api/processes/worker/stop", 403, 403, 401),
     Rule("GET", "/api/processes/worker/log", 403, 403, 401),
+    # Prometheus scrapes with an admin's token (see tests/integration/test_metrics.py).
+    Rule("GET", "/metrics", 403, 403, 401),
     # Open to all: logging in, registering, health.
     Rule("GET", "/login", 200, 200, 200),
     Rule("GET", "/register", 200, 200, 200),

@@ -7,9 +7,7 @@ Each client must end up with exactly the events the log holds for its user after
 """
 
 import asyncio
-import contextlib
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -17,79 +15,14 @@ import pytest
 from redis import Redis
 from sqlalchemy import Engine
 
-from dashboard.events import STREAM_KEY, id_key, parse_entry
+from dashboard.events import id_key
 from tests.accounts import Account, make_user
 from tests.processes import Service, answers, free_port, wait_until
+from tests.ssecrowd import Client, Crowd, last_id_of, log_ids_of, run_crowd
 
 pytestmark = pytest.mark.integration
 CLIENTS = 100
-RETRY_SECONDS = 0.3
 TEST_SECONDS = 150
-
-
-@dataclass
-class Client:
-    base_url: str
-    headers: dict[str, str]
-    ready_id: str | None = None
-    last_id: str | None = None
-    task_ids: list[str] = field(default_factory=list)
-    connects: int = 0
-
-    async def follow(self, stop: asyncio.Event) -> None:
-        async with httpx.AsyncClient(
-            base_url=self.base_url, timeout=httpx.Timeout(5, read=60)
-        ) as http:
-            while not stop.is_set():
-                with contextlib.suppress(httpx.HTTPError):
-                    await self._read(http, stop)
-                await asyncio.sleep(RETRY_SECONDS)
-
-    async def _read(self, http: httpx.AsyncClient, stop: asyncio.Event) -> None:
-        headers = dict(self.headers)
-        if self.last_id:
-            headers["Last-Event-ID"] = self.last_id
-        async with http.stream("GET", "/api/events", headers=headers) as response:
-            response.raise_for_status()
-            self.connects += 1
-            event, entry_id = "message", None
-            async for line in response.aiter_lines():
-                if stop.is_set():
-                    return
-                if line.startswith("event:"):
-                    event = line.partition(":")[2].strip()
-                elif line.startswith("id:"):
-                    entry_id = line.partition(":")[2].strip()
-                elif not line:
-                    self._take(event, entry_id)
-                    event, entry_id = "message", None
-
-    def _take(self, event: str, entry_id: str | None) -> None:
-        if entry_id:
-            self.last_id = entry_id
-        if event == "ready" and self.ready_id is None:
-            self.ready_id = entry_id
-        elif event == "task" and entry_id:
-            self.task_ids.append(entry_id)
-
-
-@dataclass
-class Crowd:
-    clients: list[Client]
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-def _run_crowd(crowd: Crowd, loop: asyncio.AbstractEventLoop) -> None:
-    async def main() -> None:
-        await asyncio.gather(*(client.follow(crowd.stop) for client in crowd.clients))
-
-    loop.run_until_complete(main())
-
-
-def log_ids_of(redis: Redis, user_id: int, after: str, until: str) -> list[str]:
-    entries = redis.xrange(STREAM_KEY, min=f"({after}", max=until)
-    events = [parse_entry(entry_id, fields) for entry_id, fields in entries]  # type: ignore[union-attr]
-    return [event.id for event in events if event.owner_id == user_id and event.id]
 
 
 def run_demo(web_url: str, user: Account, seconds: float) -> str:
@@ -121,7 +54,7 @@ def test_a_web_restart_under_100_sse_clients_loses_them_nothing(
     user = make_user(engine, prefix="crowd")
     crowd = Crowd([Client(web_url, user.bearer) for _ in range(CLIENTS)])
     loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=_run_crowd, args=(crowd, loop), daemon=True)
+    thread = threading.Thread(target=run_crowd, args=(crowd, loop), daemon=True)
     try:
         wait_until(lambda: answers(f"{web_url}/healthz"), "the web", 60)
         first = run_demo(web_url, user, 0)  # so the log has an entry for `ready` to name
@@ -137,7 +70,7 @@ def test_a_web_restart_under_100_sse_clients_loses_them_nothing(
         wait_until(lambda: state(web_url, user, during) == "SUCCESS", "the task during", 60)
         after = run_demo(web_url, user, 0)
         wait_until(lambda: state(web_url, user, after) == "SUCCESS", "a task after", 30)
-        final_id = _last_id_of(redis_client, user.id)
+        final_id = last_id_of(redis_client, user.id)
         wait_until(
             lambda: all(
                 c.task_ids and id_key(c.task_ids[-1]) >= id_key(final_id) for c in crowd.clients
@@ -155,16 +88,3 @@ def test_a_web_restart_under_100_sse_clients_loses_them_nothing(
         assert client.task_ids == expected, "missing or repeated events"
         assert client.connects >= 2  # it did lose the stream, and came back
     assert len(expected) >= 9  # three tasks: queued, started, progress..., success each
-
-
-def _has(client: Client, entry_id: str) -> bool:
-    return bool(client.task_ids) and id_key(client.task_ids[-1]) >= id_key(entry_id)
-
-
-def _last_id_of(redis: Redis, user_id: int) -> str:
-    entries = redis.xrevrange(STREAM_KEY, count=200)
-    for entry_id, fields in entries:  # type: ignore[union-attr]
-        event = parse_entry(entry_id, fields)
-        if event.owner_id == user_id and event.id:
-            return event.id
-    raise AssertionError("no event of the user in the log")

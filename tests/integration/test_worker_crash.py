@@ -8,6 +8,7 @@ hands the message back).
 
 import os
 import signal
+from pathlib import Path
 
 import httpx
 import psutil
@@ -17,7 +18,7 @@ from sqlmodel import Session, select
 
 from dashboard.models import Task
 from tests.integration.conftest import Worker
-from tests.processes import wait_until
+from tests.processes import Service, free_port, wait_until
 from tests.sse import open_stream, task_states
 
 pytestmark = pytest.mark.integration
@@ -91,7 +92,7 @@ def test_a_task_that_keeps_killing_its_worker_is_given_up_as_lost(
     wait_until(lambda: rows(engine, task_id)[0].state == "LOST", "the task to be given up", 60)
     (row,) = rows(engine, task_id)
     assert row.error == "its worker died under it 3 times; it is not run again"
-    assert row.attempts == 4
+    assert row.attempts == 3
     assert api.get(f"/api/tasks/{task_id}").json()["state"] == "LOST"
     assert "LOST" in api.get(f"/tasks/{task_id}").text
 
@@ -99,3 +100,33 @@ def test_a_task_that_keeps_killing_its_worker_is_given_up_as_lost(
 def _running_for_the(run: int, engine: Engine, task_id: str) -> bool:
     (row,) = rows(engine, task_id)
     return row.attempts == run and row.state in {"STARTED", "PROGRESS"}
+
+
+def test_a_task_whose_worker_is_gone_for_good_ends_lost_saying_why(
+    api: httpx.Client, worker: Worker, engine: Engine, stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """No worker is left to run it: its heartbeat goes silent, and a web process closes it as
+    LOST. A worker that starts later gets the message back and leaves the task LOST."""
+    task_id = start_and_wait_for_progress(api)
+    worker.kill()
+    # Any web process sweeps; this one with a short silence limit, so the test is quick.
+    quick = {"PORT": str(free_port()), "TASK_LOST_AFTER_SECONDS": "4", "LOST_SWEEP_SECONDS": "1"}
+    sweeper = Service("web", {**stack_env, **quick}, tmp_path).start()
+    try:
+        wait_until(lambda: rows(engine, task_id)[0].state == "LOST", "the task to be LOST", 60)
+    finally:
+        sweeper.stop()
+    (row,) = rows(engine, task_id)
+    assert row.error is not None
+    assert row.error.startswith(f"no heartbeat from its worker {row.worker} for ")
+    page = api.get(f"/tasks/{task_id}").text
+    assert "LOST" in page and "no heartbeat from its worker" in page
+
+    worker.start_and_wait()
+    wait_until(
+        lambda: f"[{task_id}] ignored" in worker.log_path.read_text(errors="replace"),
+        "the new worker to be handed the message and skip it",
+        60,
+    )
+    (row,) = rows(engine, task_id)
+    assert row.state == "LOST" and row.attempts == 1

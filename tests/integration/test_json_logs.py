@@ -1,0 +1,62 @@
+"""LOG_FORMAT=json: a real worker logs one JSON object per line, naming the task and its owner.
+
+The session's worker is stopped meanwhile, so the task surely runs on the JSON one.
+"""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis import Redis
+
+from tests.accounts import Account
+from tests.integration.conftest import Worker
+from tests.processes import wait_until
+
+pytestmark = pytest.mark.integration
+FIELDS = {"time", "level", "role", "pid", "logger", "message"}
+
+
+@pytest.fixture
+def json_worker(
+    worker: Worker, stack_env: dict[str, str], tmp_path: Path, redis_client: Redis
+) -> Iterator[Worker]:
+    worker.stop()
+    replacement = Worker({**stack_env, "LOG_FORMAT": "json"}, tmp_path, redis_client)
+    try:
+        yield replacement.start_and_wait()
+    finally:
+        replacement.stop()
+        worker.start_and_wait()
+
+
+def run_to_the_end(api: httpx.Client, params: dict[str, Any]) -> str:
+    task_id: str = api.post("/api/tasks/demo", json=params).json()["id"]
+    wait_until(
+        lambda: api.get(f"/api/tasks/{task_id}").json()["state"] in {"SUCCESS", "FAILURE"},
+        f"task {task_id} to end",
+        60,
+    )
+    return task_id
+
+
+def test_every_line_is_json_and_lines_about_a_task_name_it_and_its_owner(
+    json_worker: Worker, api: httpx.Client, user: Account
+) -> None:
+    task_id = run_to_the_end(api, {"seconds": 0.5, "should_fail": True})
+    # Read while the worker runs: at shutdown Celery writes two notices past logging.
+    entries = [json.loads(line) for line in json_worker.log_path.read_text().splitlines()]
+    assert all(FIELDS <= entry.keys() and entry["role"] == "worker" for entry in entries)
+    about = [e for e in entries if task_id in e["message"] or e.get("task_id") == task_id]
+    assert all(entry.get("task_id") == task_id for entry in about), about
+    # Lines from the pool process that ran it also name its owner; the main process, which
+    # only received the message, does not know the owner.
+    ran = [entry for entry in about if entry["pid"] != json_worker.pid]
+    assert ran and all(entry["user"] == user.id for entry in ran), about
+    (failure,) = [entry for entry in ran if entry["level"] == "ERROR"]
+    assert "DemoFailure: the demo task failed as asked" in failure["exception"]
+    received = [entry for entry in about if entry["pid"] == json_worker.pid]
+    assert any("received" in entry["message"] for entry in received)

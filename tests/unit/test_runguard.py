@@ -1,0 +1,68 @@
+"""The run claim that keeps two runs of one task apart, on a real Redis."""
+
+import json
+import subprocess
+import time
+
+from redis import Redis
+
+from dashboard import runguard
+from dashboard.runguard import HEARTBEATS_KEY, HOST, RunGuard, claim_key
+
+
+def dead_pid() -> int:
+    """The pid of a process of this host that has ended and been reaped."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_a_second_run_waits_and_gives_up_while_the_first_holds_the_claim(redis: Redis) -> None:
+    first, second = RunGuard(redis), RunGuard(redis)
+    assert first.claim("t-1", "w1@host")
+    assert not second.claim("t-1", "w2@host", wait_seconds=0.6)
+    first.release("t-1")
+    assert second.claim("t-1", "w2@host", wait_seconds=0.6)
+    assert second.holds("t-1") and not first.holds("t-1")
+
+
+def test_a_claim_whose_process_on_this_host_is_gone_is_taken_over_at_once(redis: Redis) -> None:
+    redis.set(claim_key("t-1"), f"{HOST}:{dead_pid()}:abcdef", px=60_000)
+    started = time.monotonic()
+    assert RunGuard(redis).claim("t-1", "w@host", wait_seconds=5)
+    assert time.monotonic() - started < 5, "it waited for the expiry instead"
+    assert redis.get(claim_key("t-1")).decode().startswith(f"{HOST}:")  # type: ignore[union-attr]
+
+
+def test_a_claim_held_on_another_host_is_waited_for_until_it_lapses(redis: Redis) -> None:
+    redis.set(claim_key("t-1"), f"elsewhere:{dead_pid()}:abcdef", px=400)
+    guard = RunGuard(redis)
+    assert not guard.claim("t-1", "w@host", wait_seconds=0)
+    assert guard.claim("t-1", "w@host", wait_seconds=3)
+
+
+def test_renewing_extends_the_claim_and_stamps_the_heartbeat(redis: Redis) -> None:
+    guard = RunGuard(redis)
+    assert guard.claim("t-1", "w@host")
+    redis.pexpire(claim_key("t-1"), 500)
+    redis.hset(HEARTBEATS_KEY, "t-1", json.dumps({"at": 0, "worker": "w@host"}))
+    guard.renew_all()
+    assert redis.pttl(claim_key("t-1")) > 5_000
+    beat = json.loads(redis.hget(HEARTBEATS_KEY, "t-1"))  # type: ignore[arg-type]
+    assert beat["worker"] == "w@host" and time.time() - beat["at"] < 60
+
+
+def test_release_drops_only_a_claim_this_process_holds(redis: Redis) -> None:
+    guard = RunGuard(redis)
+    assert guard.claim("t-1", "w@host")
+    redis.set(claim_key("t-1"), "someone-else")  # it lapsed and another run claimed it
+    guard.release("t-1")
+    assert redis.get(claim_key("t-1")) == b"someone-else"
+    assert redis.hget(HEARTBEATS_KEY, "t-1") is None
+
+
+def test_the_holder_is_dead_only_when_certain() -> None:
+    assert runguard.holder_is_dead(f"{HOST}:{dead_pid()}:x")
+    assert not runguard.holder_is_dead(f"{HOST}:1:x")  # init: alive
+    assert not runguard.holder_is_dead(f"another-host:{dead_pid()}:x")
+    assert not runguard.holder_is_dead("garbage")
