@@ -114,7 +114,9 @@ class QueueLength:
         if waiting is None:
             return
         family = GaugeMetricFamily(
-            "dashboard_queue_length", "Tasks waiting for a worker.", labels=["queue"]
+            "dashboard_queue_length",
+            "Messages waiting in the queue for a worker.",
+            labels=["queue"],
         )
         family.add_metric([queue], waiting)
         yield family
@@ -130,7 +132,8 @@ def waiting_messages(celery_app: Celery, queue: str) -> int | None:
             OSError,
         )
         try:
-            connection.ensure_connection(max_retries=1)
+            # One immediate retry: a scrape must not wait out a broker that is down.
+            connection.ensure_connection(max_retries=1, interval_start=0)
             channel: Any = connection.default_channel  # untyped upstream
             declared = channel.queue_declare(queue=queue, passive=True)
         except channel_errors:

@@ -10,7 +10,7 @@ the log by Last-Event-ID, so the slow client loses nothing and holds up no one e
 import asyncio
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
@@ -45,11 +45,18 @@ class SubscriberOverflow(Exception):
     """The connection fell too far behind; it should end and resume from the log."""
 
 
+class ServerClosing(Exception):
+    """The server is shutting down: the stream says goodbye and ends, and its client
+    reconnects (to another replica, or to this one restarted) and resumes from the log."""
+
+
 class Subscription:
     def __init__(self, audience: Audience) -> None:
         self.audience = audience
-        self._queue: asyncio.Queue[Outgoing] = asyncio.Queue(QUEUE_SIZE)
+        # None wakes a waiting `next()` to find the stream closing.
+        self._queue: asyncio.Queue[Outgoing | None] = asyncio.Queue(QUEUE_SIZE)
         self._overflowed = False
+        self._closing = False
 
     def offer(self, outgoing: Outgoing) -> None:
         if self._overflowed or not outgoing.event.visible_to(self.audience):
@@ -60,9 +67,20 @@ class Subscription:
             self._overflowed = True
 
     async def next(self) -> Outgoing:
+        if self._closing:
+            raise ServerClosing
         if self._overflowed and self._queue.empty():
             raise SubscriberOverflow
-        return await self._queue.get()
+        outgoing = await self._queue.get()
+        if outgoing is None or self._closing:
+            raise ServerClosing
+        return outgoing
+
+    def close(self) -> None:
+        self._closing = True
+        # A full queue means `next()` is not waiting: it sees the flag on its next call.
+        with suppress(asyncio.QueueFull):
+            self._queue.put_nowait(None)
 
 
 class EventHub:

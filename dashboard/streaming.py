@@ -7,9 +7,12 @@ with no duplicates: the subscription starts before the replay, and queued events
 already covered are skipped by id.
 """
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
+import anyio
 from fastapi.templating import Jinja2Templates
 from sse_starlette import ServerSentEvent
 
@@ -17,7 +20,7 @@ from dashboard import events, metrics
 from dashboard.events import Audience, Event, EventType
 from dashboard.fleet import Fleet
 from dashboard.hoststats import HostSnapshot
-from dashboard.hub import EventHub, Outgoing, SubscriberOverflow, Subscription
+from dashboard.hub import EventHub, Outgoing, ServerClosing, SubscriberOverflow, Subscription
 from dashboard.models import TaskView
 from dashboard.rendering import render
 
@@ -60,6 +63,11 @@ def format_json(event: Event) -> list[ServerSentEvent]:
     return [ServerSentEvent(data=json.dumps(event.data), event=event.type, id=event.id)]
 
 
+# The last message of a stream whose server shuts down: reconnect in a second (EventSource
+# and htmx do by themselves), naming the last event id, to another replica or this one again.
+GOODBYE = ServerSentEvent(data="{}", event="goodbye", retry=1000)
+
+
 class _Position:
     """The newest log entry a connection has covered, so live events it already has are skipped."""
 
@@ -77,9 +85,11 @@ async def event_stream(
     audience: Audience,
     resume_from: str | None,
     snapshot: Snapshot,
+    closing: anyio.Event | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
+    """`closing` is set when the server shuts down: the stream then says goodbye and ends."""
     # Subscribing first means nothing published during the opening can fall between the two.
-    with hub.subscribe(audience) as subscription:
+    with hub.subscribe(audience) as subscription, _closed_when(closing, subscription):
         position = _Position(hub.position)
         if resume_from and await events.can_resume_from(hub.redis, resume_from):
             position.entry_id = resume_from
@@ -129,6 +139,24 @@ async def _live(
             metrics.observe_delivery(outgoing.event.id)
     except SubscriberOverflow:
         return  # the client reconnects and resumes from its last event id
+    except ServerClosing:
+        yield GOODBYE
+
+
+@contextmanager
+def _closed_when(closing: anyio.Event | None, subscription: Subscription) -> Iterator[None]:
+    """Closes the subscription once `closing` is set (one idle task per stream)."""
+
+    async def watch(event: anyio.Event) -> None:
+        await event.wait()
+        subscription.close()
+
+    watcher = asyncio.create_task(watch(closing)) if closing is not None else None
+    try:
+        yield
+    finally:
+        if watcher is not None:
+            watcher.cancel()
 
 
 async def _replay(hub: EventHub, after_id: str, audience: Audience) -> AsyncIterator[Event]:

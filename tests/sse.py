@@ -60,6 +60,17 @@ class Stream:
                 break
         raise TimeoutError(f"stream ended or timed out; got {[m.event for m in collected]}")
 
+    def read_to_end(self, timeout: float, *, events: tuple[str, ...]) -> list[Message]:
+        """Messages of the given event names until the server ends the stream."""
+        deadline = time.monotonic() + timeout
+        collected: list[Message] = []
+        for message in self._messages:
+            if message.event in events:
+                collected.append(message)
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the stream did not end; got {[m.event for m in collected]}")
+        return collected
+
 
 @contextmanager
 def open_stream(

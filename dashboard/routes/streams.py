@@ -6,6 +6,7 @@ dependencies, which would be closed before a long-lived stream ends.
 
 import asyncio
 
+import anyio
 from fastapi import APIRouter, Request
 from sqlmodel import Session
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -24,6 +25,7 @@ router = APIRouter(tags=["events"], dependencies=LOGGED_IN)
 PING_SECONDS = 15
 # A client that does not take a message within this long is dropped, not waited for.
 SEND_TIMEOUT_SECONDS = 10
+GOODBYE_SECONDS = 2.0
 
 
 def _html_snapshot(services: Services, audience: Audience) -> list[ServerSentEvent]:
@@ -69,14 +71,23 @@ def _response(
     async def take_snapshot() -> list[ServerSentEvent]:
         return await asyncio.to_thread(snapshot, services, audience)
 
+    closing = anyio.Event()  # set by sse-starlette when the server shuts down
     stream = event_stream(
         services.hub,
         format_name=format_name,
         audience=audience,
         resume_from=resume,
         snapshot=take_snapshot,
+        closing=closing,
     )
-    return EventSourceResponse(stream, ping=PING_SECONDS, send_timeout=SEND_TIMEOUT_SECONDS)
+    return EventSourceResponse(
+        stream,
+        ping=PING_SECONDS,
+        send_timeout=SEND_TIMEOUT_SECONDS,
+        shutdown_event=closing,
+        # Time to send the goodbye; well inside uvicorn's graceful shutdown (WEB_GRACEFUL_SECONDS).
+        shutdown_grace_period=GOODBYE_SECONDS,
+    )
 
 
 @router.get("/events", include_in_schema=False)

@@ -49,7 +49,7 @@ def test_every_line_is_json_and_lines_about_a_task_name_it_and_its_owner(
     task_id = run_to_the_end(api, {"seconds": 0.5, "should_fail": True})
     # Read while the worker runs: at shutdown Celery writes two notices past logging.
     entries = [json.loads(line) for line in json_worker.log_path.read_text().splitlines()]
-    assert all(FIELDS <= entry.keys() and entry["role"] == "worker" for entry in entries)
+    assert all(entry.keys() >= FIELDS and entry["role"] == "worker" for entry in entries)
     about = [e for e in entries if task_id in e["message"] or e.get("task_id") == task_id]
     assert all(entry.get("task_id") == task_id for entry in about), about
     # Lines from the pool process that ran it also name its owner; the main process, which

@@ -1,11 +1,13 @@
 """The per-process fan-out: visibility, one rendering per format, and slow clients dropped."""
 
+import asyncio
+
 import pytest
 from sse_starlette import ServerSentEvent
 
 from dashboard import hub as hub_module
 from dashboard.events import Audience, Event, EventType
-from dashboard.hub import EventHub, SubscriberOverflow
+from dashboard.hub import EventHub, ServerClosing, SubscriberOverflow
 from tests import aio
 
 
@@ -86,3 +88,20 @@ def test_latest_host_sample_is_kept_for_new_connections() -> None:
     hub.publish(Event(type=EventType.HOST, data={"n": 1}, public=True))
     hub.publish(Event(type=EventType.HOST, data={"n": 2}, public=True))
     assert hub.latest_host is not None and hub.latest_host.event.data == {"n": 2}
+
+
+def test_closing_wakes_a_waiting_stream_and_ends_it() -> None:
+    hub = make_hub([])
+
+    async def scenario() -> None:
+        with hub.subscribe(ANYONE) as subscription:
+            waiting = asyncio.create_task(subscription.next())
+            await asyncio.sleep(0)
+            subscription.close()
+            with pytest.raises(ServerClosing):
+                await waiting
+            hub.publish(Event(type=EventType.TASK, data={}, owner_id=None, id="1-0"))
+            with pytest.raises(ServerClosing):  # closed for good, whatever arrives later
+                await subscription.next()
+
+    aio.run(scenario())
