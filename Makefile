@@ -69,8 +69,9 @@ test-integration: install
 test-e2e: install browser
 	$(BIN)/pytest tests/e2e
 
+# Every benchmark, one table (bench/results/latest.json too); non-zero when a goal is missed.
 bench: install
-	$(BIN)/python bench/pi_vs_mpmath.py
+	$(BIN)/python -m bench.run
 
 # Re-pin the Python dependencies after changing pyproject.toml.
 lock:

@@ -6,6 +6,7 @@ Docker does not run here, so this is how a test runs exactly what compose would:
 shared `files` volume being one directory.
 """
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO_ROOT / "compose.yaml"
 APP_SERVICES = ("migrate", "web", "worker", "beat")
+VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,10 @@ class ServiceCommand:
 
 
 def load_compose(path: Path = COMPOSE_FILE) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(path.read_text())  # resolves the x-app anchor
+    """The file as compose reads it with nothing set in the shell: anchors resolved, and
+    `${NAME:-default}` replaced by its default."""
+    text = VARIABLE.sub(lambda match: match.group(2) or "", path.read_text())
+    loaded: dict[str, Any] = yaml.safe_load(text)
     return loaded
 
 

@@ -37,6 +37,17 @@ from tests.services import (
 START_SECONDS = 60
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The passes on PostgreSQL and RabbitMQ skip what those choices cannot change: tests of
+    `dashboard run` (its own Redis and SQLite) and of compose (its own PostgreSQL and Redis)."""
+    if not (os.environ.get("TEST_DATABASE") or os.environ.get("TEST_BROKER")):
+        return
+    skip = pytest.mark.skip(reason="the same on every data path: run once, in the main pass")
+    for item in items:
+        if item.get_closest_marker("same_on_every_path"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
     server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))

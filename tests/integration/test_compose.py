@@ -22,7 +22,7 @@ from tests.processes import Service, answers, free_port, wait_until
 from tests.services import DEFAULT_POSTGRES_URL, throwaway_database
 from tests.sse import Stream, open_stream
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.same_on_every_path]
 WORKERS = 2  # docker compose up --scale worker=2
 START_SECONDS = 60
 

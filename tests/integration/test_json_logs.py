@@ -16,7 +16,7 @@ from tests.accounts import Account
 from tests.integration.conftest import Worker
 from tests.processes import wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.same_on_every_path]
 FIELDS = {"time", "level", "role", "pid", "logger", "message"}
 
 

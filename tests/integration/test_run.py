@@ -24,7 +24,7 @@ from dashboard.db import make_engine
 from tests.accounts import form_token, make_user, page_csrf
 from tests.processes import embedded_env, free_port, spawn_dashboard_run
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.same_on_every_path]
 
 START_SECONDS = 60.0
 RESTART_SECONDS = 60.0

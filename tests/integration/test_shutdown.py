@@ -19,6 +19,7 @@ pytestmark = pytest.mark.integration
 CLIENTS = 5
 
 
+@pytest.mark.same_on_every_path
 def test_sigterm_to_the_web_ends_every_stream_with_goodbye(
     stack_env: dict[str, str], engine: Engine, tmp_path: Path
 ) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from tests.accounts import Account, make_user
 from tests.processes import Service, answers, free_port, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.same_on_every_path]
 PROCESSES = 2
 FEW, MANY = 2, 40
 HOST_WINDOW_SECONDS = 3

@@ -1,0 +1,118 @@
+"""`make bench`: every benchmark on this machine, one table, each figure beside its reference
+measured in the same run, written to bench/results/latest.json as well. Exits non-zero when a
+goal is missed or not measured. Loopback only; every part is bounded in time.
+
+Benchmarks are not tests: nothing in `make test` asserts on timing.
+"""
+
+import json
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench import latency, pi_vs_mpmath, throughput
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+Row = dict[str, Any]
+
+
+def not_measured(name: str, goal: str) -> Row:
+    return {
+        "name": name,
+        "value": "not measured",
+        "reference": "-",
+        "figure": None,
+        "goal": goal,
+        "met": False,
+    }
+
+
+def parts(work_dir: Path) -> list[tuple[str, Callable[[], list[Row]]]]:
+    return [
+        ("throughput", lambda: [throughput.measure(work_dir / "throughput", 5000)]),
+        ("latency", lambda: latency.measure(work_dir / "latency")),
+        (
+            "connections",
+            lambda: [
+                not_measured(
+                    "5,000 SSE clients on one web process",
+                    "all kept, p99 <= 250 ms, <= 30 KB each, memory back within 10%",
+                )
+            ],
+        ),
+        ("pi", pi_vs_mpmath.measure),
+        ("history", _history),
+        (
+            "memory",
+            lambda: [
+                not_measured(
+                    "memory after 100,000 tasks", "web and worker RSS within 10% of after 1,000"
+                )
+            ],
+        ),
+    ]
+
+
+def _history() -> list[Row]:
+    try:
+        from bench import history  # type: ignore[attr-defined]
+    except ImportError:
+        return [not_measured("history at 1,000,000 tasks", "median <= 50 ms / 100 ms")]
+    rows: list[Row] = history.measure()
+    return rows
+
+
+def main() -> int:
+    rows: list[Row] = []
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="dashboard-bench-") as directory:
+        for name, run in parts(Path(directory)):
+            print(f"== {name}", flush=True)
+            part_rows = run()
+            for row in part_rows:
+                print(f"   {row['name']}: {row['value']} ({row['reference']})", flush=True)
+            rows.extend(part_rows)
+    print_table(rows)
+    write_results(rows, time.monotonic() - started)
+    missed = [row["name"] for row in rows if not row["met"]]
+    print(
+        f"\n{len(rows) - len(missed)} of {len(rows)} goals met"
+        + (f"; missed: {', '.join(missed)}" if missed else "")
+    )
+    return 1 if missed else 0
+
+
+def print_table(rows: list[Row]) -> None:
+    print("\n| benchmark | dashboard | reference | figure | goal | met |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        met = "yes" if row["met"] else "**no**"
+        cells = [row["name"], row["value"], row["reference"], row["figure"], row["goal"], met]
+        print("| " + " | ".join(str(cell) for cell in cells) + " |")
+
+
+def write_results(rows: list[Row], seconds: float) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": psutil.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+        },
+        "seconds": round(seconds, 1),
+        "rows": rows,
+    }
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
