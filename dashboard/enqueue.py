@@ -22,6 +22,7 @@ from sqlmodel import Session
 from dashboard import crud, logcontext, metrics
 from dashboard.events import append_task
 from dashboard.models import TaskState, TaskView
+from dashboard.taskrequest import OWNER_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,10 @@ def enqueue(
         try:
             append_task(redis, view, max_length=event_log_length)
             celery_app.send_task(
-                f"dashboard.{new_task.kind}", kwargs=new_task.params, task_id=task_id
+                f"dashboard.{new_task.kind}",
+                kwargs=new_task.params,
+                task_id=task_id,
+                headers={OWNER_HEADER: new_task.owner_id},  # for the worker's log lines
             )
         except (OperationalError, RedisError) as error:
             log.warning("task %s could not be queued: %s", task_id, error)

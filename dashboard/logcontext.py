@@ -10,8 +10,8 @@ A worker's binding is not undone when its task ends; instead it counts only whil
 is running that very task in this thread, so a later task (an e-mail, the file sweep) or the
 pool's own lines between tasks never carry a stale id. Celery's own lines about a task
 (received, succeeded, failed) name it in their `data`; those carry its id even where no
-binding exists, such as the worker's main process, which receives the message but does not
-know the owner.
+binding exists, such as the worker's main process, and the owner that the message's header
+named (dashboard.taskrequest).
 """
 
 import logging
@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
+
+from dashboard import taskrequest
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +37,11 @@ class TaskContext:
 _current: ContextVar[TaskContext | None] = ContextVar("dashboard_task_context", default=None)
 
 
-def bind_worker_task(task_id: str) -> None:
+def bind_worker_task(task_id: str, owner: int | None = None) -> None:
     """Tags the lines of the Celery task this thread runs now, until it ends, with its id and
-    its owner's user id, read from its row."""
-    _current.set(TaskContext(task_id, _owner_of(task_id), in_celery_task=True))
+    its owner's user id: the one its message names, or else the one its row names."""
+    user = owner if owner is not None else _owner_of(task_id)
+    _current.set(TaskContext(task_id, user, in_celery_task=True))
 
 
 def _owner_of(task_id: str) -> int | None:
@@ -100,5 +103,5 @@ class TaskContextFilter(logging.Filter):
             record.user = context.user
         elif task_id := _named_by_celery(record):
             record.task_id = task_id
-            record.user = None
+            record.user = taskrequest.owner_noted(task_id)
         return True

@@ -9,7 +9,15 @@ from typing import Any
 from celery import Task
 from celery.exceptions import Ignore
 
-from dashboard import artifacts, lifecycle, logcontext, notifications, retention, runguard
+from dashboard import (
+    artifacts,
+    lifecycle,
+    logcontext,
+    notifications,
+    retention,
+    runguard,
+    taskrequest,
+)
 from dashboard.jobs.csvexport import write_sample
 from dashboard.jobs.demo import run_demo
 from dashboard.jobs.history import export_history
@@ -31,6 +39,7 @@ class TrackedTask(Task[Any, Any]):
     or whose task has brought its worker down too often (it is given up as LOST)."""
 
     max_retries = None  # only the run claim retries: for as long as a live run holds it
+    Request = "dashboard.taskrequest:OwnedRequest"  # notes the owner the message names
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         task_id = self.request.id
@@ -39,7 +48,9 @@ class TrackedTask(Task[Any, Any]):
         return super().__call__(*args, **kwargs)
 
     def _start(self, task_id: str, kwargs: dict[str, Any]) -> None:
-        logcontext.bind_worker_task(task_id)  # log lines from here on name the task and owner
+        # Celery's task context carries the message's own headers as its items.
+        owner = taskrequest.owner_in(self.request.get(taskrequest.OWNER_HEADER))
+        logcontext.bind_worker_task(task_id, owner)  # log lines from here name task and owner
         worker = lifecycle.worker_name(self)
         claimed = lifecycle.through_redis_outages(
             lambda: runguard.guard.claim(task_id, worker), f"claiming {task_id}"
