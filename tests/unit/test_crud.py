@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, select
 
-from dashboard import crud
+from dashboard import crud, tasksearch
 from dashboard.models import FINAL_STATES, Task, TaskState, utcnow
 
 
@@ -19,8 +19,11 @@ def new_task(session: Session, task_id: str = "t-1", kind: str = "demo") -> Task
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:
+    # Leaves out the search structures, which migration 0004 makes by hand per database.
+    options = {"include_name": tasksearch.in_the_models}
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+        context = MigrationContext.configure(connection, opts=options)
+        differences = compare_metadata(context, SQLModel.metadata)
     assert differences == []
 
 
