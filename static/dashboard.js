@@ -41,7 +41,26 @@
     for (const row of Array.from(fragment.children || [])) {
       if (row.id && row.classList.contains("task-row")) placeRow(row, target);
     }
+    keepNewsOutOfFilteredList(target, fragment);
   });
+
+  // A filtered Finished list is a snapshot of what matched: a task that finishes now may not
+  // match, and the server does not say, so it is left out and counted instead. Rows already
+  // in the list were updated in place by placeRow above.
+  function keepNewsOutOfFilteredList(target, fragment) {
+    const filtered = target.closest("[data-filtered]");
+    if (!filtered || !fragment.hasAttribute || !fragment.hasAttribute("data-live")) return;
+    let left = 0;
+    for (const row of Array.from(fragment.children)) {
+      if (row.classList.contains("task-row")) { row.remove(); left++; }
+    }
+    const unseen = filtered.querySelector("#finished-unseen");
+    if (!left || !unseen) return;
+    const count = Number(unseen.dataset.count) + left;
+    unseen.dataset.count = String(count);
+    unseen.textContent = count === 1 ? "1 task has finished since." : count + " tasks have finished since.";
+    unseen.hidden = false;
+  }
 
   function rememberLastEventId(event) {
     const id = event.detail && event.detail.lastEventId;
