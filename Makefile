@@ -69,8 +69,10 @@ test-integration: install
 test-e2e: install browser
 	$(BIN)/pytest tests/e2e
 
+# The history benchmark fills its databases once (a few minutes) and keeps them in bench/.cache.
 bench: install
 	$(BIN)/python bench/pi_vs_mpmath.py
+	$(BIN)/python bench/history.py
 
 # Re-pin the Python dependencies after changing pyproject.toml.
 lock:
