@@ -70,6 +70,7 @@ test-e2e: install browser
 	$(BIN)/pytest tests/e2e
 
 # Every benchmark, one table (bench/results/latest.json too); non-zero when a goal is missed.
+# The history benchmark fills its databases once (a few minutes) and keeps them in bench/.cache.
 bench: install
 	$(BIN)/python -m bench.run
 

@@ -61,12 +61,9 @@ def parts(work_dir: Path) -> list[tuple[str, Callable[[], list[Row]]]]:
 
 
 def _history() -> list[Row]:
-    try:
-        from bench import history  # type: ignore[attr-defined]
-    except ImportError:
-        return [not_measured("history at 1,000,000 tasks", "median <= 50 ms / 100 ms")]
-    rows: list[Row] = history.measure()
-    return rows
+    from bench import history
+
+    return history.measure()
 
 
 def main() -> int:

@@ -5,11 +5,20 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, update
+from sqlalchemy import Engine, func, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from dashboard.models import ACTIVE_STATES, FILE_KINDS, FINAL_STATES, Task, TaskState, utcnow
+from dashboard import tasksearch
+from dashboard.models import (
+    ACTIVE_STATES,
+    FILE_KINDS,
+    FINAL_STATES,
+    Task,
+    TaskKind,
+    TaskState,
+    utcnow,
+)
 
 MAX_TASK_ID = 64
 
@@ -123,7 +132,12 @@ def _upsert(
 
 def list_active(session: Session, *, owner_id: int | None, limit: int = 500) -> list[Task]:
     """Active tasks of one owner, or of everyone when owner_id is None (an admin's view)."""
-    query = _owned_by(select(Task).where(col(Task.state).in_(ACTIVE_STATES)), owner_id)
+    query = select(Task).where(col(Task.state).in_(ACTIVE_STATES))
+    if owner_id is not None:
+        # Active tasks are few however long the history: they are found by state and then the
+        # owner's kept. (`+ 0` keeps SQLite, which has no statistics, from walking the owner's
+        # whole history in queue order instead, on their index.)
+        query = query.where(col(Task.owner_id) + 0 == owner_id)
     query = query.order_by(col(Task.queued_at).desc(), col(Task.id).desc()).limit(limit)
     return list(session.exec(query))
 
@@ -135,33 +149,60 @@ def page_tasks(
     owner_id: int | None,
     cursor: str | None,
     limit: int,
+    kinds: Sequence[TaskKind] = (),
+    search: str = "",
 ) -> tuple[list[Task], str | None]:
     """A page of tasks, newest first, and the cursor of the next page (None on the last).
 
-    Only one owner's tasks, or everyone's when owner_id is None (an admin's view).
+    Only one owner's tasks, or everyone's when owner_id is None (an admin's view); only the
+    given states, and kinds when any are given; only those the search term finds
+    (dashboard.tasksearch), when there is one.
 
     Final tasks are ordered by when they finished, active ones by when they were queued.
     Keyset pagination: a cursor names the last row seen, so pages stay stable while rows arrive.
     """
-    order_column = col(Task.finished_at) if _all_final(states) else col(Task.queued_at)
-    query = _owned_by(select(Task).where(col(Task.state).in_(states)), owner_id)
-    if cursor:
-        moment, task_id = decode_cursor(cursor)
-        query = query.where(
-            or_(order_column < moment, and_(order_column == moment, col(Task.id) < task_id))
-        )
-    query = query.order_by(order_column.desc(), col(Task.id).desc()).limit(limit + 1)
-    rows = list(session.exec(query))
+    final = _all_final(states)
+    moment_and_id = decode_cursor(cursor) if cursor else None
+
+    def listing(task: Any) -> Any:
+        return _listing(task, states, kinds, owner_id, final, moment_and_id)
+
+    if search:
+        rows = tasksearch.find(session, listing, search, owner_id=owner_id, count=limit + 1)
+    else:
+        rows = list(session.exec(listing(Task).limit(limit + 1)))
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
-    moment_of_last = last.finished_at if _all_final(states) else last.queued_at
+    moment_of_last = last.finished_at if final else last.queued_at
     assert moment_of_last is not None
     return rows[:limit], encode_cursor(moment_of_last, last.id)
 
 
-def _owned_by(query: Any, owner_id: int | None) -> Any:
-    return query if owner_id is None else query.where(col(Task.owner_id) == owner_id)
+def _listing(
+    task: Any,
+    states: Sequence[TaskState],
+    kinds: Sequence[TaskKind],
+    owner_id: int | None,
+    final: bool,
+    after: tuple[datetime, str] | None,
+) -> Any:
+    """The list's select over `task` (Task, or an alias of it that a search narrowed)."""
+    order = task.finished_at if final else task.queued_at
+    query = select(task)
+    if owner_id is not None:
+        query = query.where(task.owner_id == owner_id)
+    if final:
+        # Only final tasks have a finished_at, so "every final state" needs no list of states,
+        # which would have the database read each state's part of an index and merge them.
+        query = query.where(task.finished_at.is_not(None))
+    if set(states) not in ({*TaskState}, {*FINAL_STATES}):
+        query = query.where(task.state.in_(states))
+    if kinds:
+        query = query.where(task.kind.in_(kinds))
+    if after is not None:
+        query = query.where(tuple_(order, task.id) < tuple_(*after))
+    return query.order_by(order.desc(), task.id.desc())
 
 
 def _all_final(states: Sequence[TaskState]) -> bool:

@@ -11,12 +11,20 @@ from dashboard.accounts import sessions, tokens
 from dashboard.accounts.credentials import same
 from dashboard.accounts.viewer import SESSION_COOKIE, CsrfRefused, LoginRequired, Viewer
 from dashboard.events import Audience
+from dashboard.finishedfilter import FinishedFilter
+from dashboard.models import TaskKind, TaskState
 from dashboard.services import Services
+from dashboard.tasksearch import MAX_TERM
 
 # Methods that change nothing need no CSRF token.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+# No NUL: PostgreSQL refuses it in text outright.
+NO_NUL = r"^[^\x00]*$"
+# What the Finished list's form sends; "" is its "any" choice.
+StateChoice = Literal["", "SUCCESS", "FAILURE", "REVOKED", "LOST"]
+KindChoice = Literal["", "pi", "demo", "csv"]
 _bearer = HTTPBearer(auto_error=False, description="A personal token from the account page")
 
 
@@ -107,6 +115,23 @@ def get_audience(
     return Audience(user_id=viewer.id, everyone=scope == "all")
 
 
+def get_finished_filter(
+    state: Annotated[StateChoice, Query(description="Only tasks that ended so")] = "",
+    kind: Annotated[KindChoice, Query(description="Only tasks of this kind")] = "",
+    q: Annotated[
+        str,
+        Query(
+            max_length=MAX_TERM,
+            pattern=NO_NUL,
+            description="A task id (or its first 8+ characters), or text in parameters or error",
+        ),
+    ] = "",
+) -> FinishedFilter:
+    return FinishedFilter(
+        state=TaskState(state) if state else None, kind=TaskKind(kind) if kind else None, typed=q
+    )
+
+
 def get_resume_id(
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_id: Annotated[
@@ -123,6 +148,7 @@ CurrentUser = Annotated[Viewer, Depends(get_viewer)]
 AdminUser = Annotated[Viewer, Depends(require_admin)]
 AudienceDep = Annotated[Audience, Depends(get_audience)]
 ResumeIdDep = Annotated[str | None, Depends(get_resume_id)]
+FinishedFilterDep = Annotated[FinishedFilter, Depends(get_finished_filter)]
 # Added to every router that needs a logged-in user; CSRF is checked on state changes.
 LOGGED_IN = [Depends(get_viewer), Depends(check_csrf)]
 ADMIN_ONLY = [Depends(require_admin), Depends(check_csrf)]

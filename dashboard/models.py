@@ -104,10 +104,18 @@ class ApiToken(SQLModel, table=True):
 class Task(SQLModel, table=True):
     """One row per task: id is the Celery task id; a redelivery updates, never adds."""
 
+    # Each list and filter has an index in its own keyset order (finished_at, id), for one
+    # owner and for everyone (an admin's view). Search has its own structures per database
+    # (migration 0004, dashboard/tasksearch.py), which the models do not describe.
     __table_args__ = (
         Index("ix_task_state_finished", "state", "finished_at", "id"),
         Index("ix_task_owner_queued", "owner_id", "queued_at"),
         Index("ix_task_owner_state_finished", "owner_id", "state", "finished_at", "id"),
+        Index("ix_task_finished", "finished_at", "id"),
+        Index("ix_task_owner_finished", "owner_id", "finished_at", "id"),
+        Index("ix_task_kind_finished", "kind", "finished_at", "id"),
+        Index("ix_task_owner_kind_finished", "owner_id", "kind", "finished_at", "id"),
+        Index("ix_task_queued", "queued_at", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=64)

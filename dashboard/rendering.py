@@ -12,7 +12,8 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from dashboard.models import TaskState, TaskView
+from dashboard.models import FINAL_STATES, TaskKind, TaskState, TaskView
+from dashboard.tasksearch import MAX_TERM, MIN_TERM
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
@@ -87,6 +88,9 @@ def make_environment(directory: Path = TEMPLATES_DIR) -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+    )
+    environment.globals.update(
+        final_states=FINAL_STATES, task_kinds=list(TaskKind), min_term=MIN_TERM, max_term=MAX_TERM
     )
     environment.filters.update(
         human_bytes=human_bytes,

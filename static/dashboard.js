@@ -41,7 +41,31 @@
     for (const row of Array.from(fragment.children || [])) {
       if (row.id && row.classList.contains("task-row")) placeRow(row, target);
     }
+    keepNewsOutOfFilteredList(target, fragment);
   });
+
+  // A filtered Finished list is a snapshot of what matched: a task that finishes now may not
+  // match, and the server does not say, so it is left out and counted instead (once per task:
+  // an event can come twice). Rows already in the list were updated in place by placeRow.
+  const unseenByList = new WeakMap();
+
+  function keepNewsOutOfFilteredList(target, fragment) {
+    const filtered = target.closest("[data-filtered]");
+    if (!filtered || !fragment.hasAttribute || !fragment.hasAttribute("data-live")) return;
+    if (!unseenByList.has(filtered)) unseenByList.set(filtered, new Set());
+    const unseen = unseenByList.get(filtered);
+    for (const row of Array.from(fragment.children)) {
+      if (!row.classList.contains("task-row")) continue;
+      unseen.add(row.id);
+      row.remove();
+    }
+    const note = filtered.querySelector("#finished-unseen");
+    if (!note || !unseen.size) return;
+    note.textContent = unseen.size === 1
+      ? "1 task has finished since."
+      : unseen.size + " tasks have finished since.";
+    note.hidden = false;
+  }
 
   function rememberLastEventId(event) {
     const id = event.detail && event.detail.lastEventId;

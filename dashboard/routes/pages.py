@@ -8,10 +8,18 @@ from sqlmodel import Session
 
 from dashboard import crud
 from dashboard.accounts.viewer import Viewer
-from dashboard.deps import LOGGED_IN, AudienceDep, CurrentUser, ServicesDep, SessionDep
+from dashboard.deps import (
+    LOGGED_IN,
+    AudienceDep,
+    CurrentUser,
+    FinishedFilterDep,
+    ServicesDep,
+    SessionDep,
+)
 from dashboard.events import Audience
+from dashboard.finishedfilter import FinishedFilter
 from dashboard.forms import empty_csv_form, empty_demo_form, empty_pi_form
-from dashboard.models import FINAL_STATES, Task
+from dashboard.models import Task
 from dashboard.processes import process_list
 from dashboard.services import Services
 from dashboard.taskviews import view_of, views_of
@@ -29,12 +37,18 @@ def may_see(viewer: Viewer, row: Task) -> bool:
 
 
 def finished_context(
-    services: Services, session: Session, audience: Audience, cursor: str | None
+    services: Services,
+    session: Session,
+    audience: Audience,
+    cursor: str | None,
+    filters: FinishedFilter,
 ) -> dict[str, Any]:
     try:
         rows, next_cursor = crud.page_tasks(
             session,
-            states=FINAL_STATES,
+            states=filters.states,
+            kinds=filters.kinds,
+            search=filters.search,
             owner_id=owner_filter(audience),
             cursor=cursor,
             limit=services.settings.finished_page_size,
@@ -45,6 +59,7 @@ def finished_context(
         "finished": views_of(services, rows),
         "next_cursor": next_cursor,
         "scope": scope_of(audience),
+        "filters": filters,
     }
 
 
@@ -82,6 +97,7 @@ def index(
     session: SessionDep,
     viewer: CurrentUser,
     audience: AudienceDep,
+    filters: FinishedFilterDep,
 ) -> HTMLResponse:
     # The stream position is read before the lists, so the events after it cover any change
     # made while the page renders: the stream resumes from here instead of a second snapshot.
@@ -91,7 +107,7 @@ def index(
         **host_context(services),
         "fleet": services.fleet.latest,
         **active_context(services, session, audience),
-        **finished_context(services, session, audience, None),
+        **finished_context(services, session, audience, None, filters),
         "processes": process_list(services.settings.state_dir) if viewer.is_admin else None,
         "pi_form": empty_pi_form(),
         "demo_form": empty_demo_form(),
@@ -107,11 +123,20 @@ def finished_fragment(
     services: ServicesDep,
     session: SessionDep,
     audience: AudienceDep,
+    filters: FinishedFilterDep,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
-    """A further page of finished tasks, appended below the ones shown."""
-    context = finished_context(services, session, audience, cursor)
-    return services.templates.TemplateResponse(request, "partials/finished_page.html", context)
+    """With a cursor, a further page of finished tasks, appended below the ones shown;
+    without, the list again as the filters have it (the filter form asks for this)."""
+    context = finished_context(services, session, audience, cursor, filters)
+    templates = services.templates
+    if cursor:
+        return templates.TemplateResponse(request, "partials/finished_page.html", context)
+    response = templates.TemplateResponse(request, "partials/finished_list.html", context)
+    # The address bar follows the filters, so a reload or a shared link shows the same list.
+    scope = "all" if audience.everyone else None
+    response.headers["HX-Replace-Url"] = filters.url("/", scope=scope)
+    return response
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)

@@ -14,6 +14,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from dashboard import crud
 from dashboard.deps import LOGGED_IN, AudienceDep, ResumeIdDep, ServicesDep
 from dashboard.events import Audience
+from dashboard.finishedfilter import FinishedFilter
 from dashboard.models import FINAL_STATES
 from dashboard.rendering import render
 from dashboard.routes.pages import owner_filter, scope_of
@@ -29,6 +30,8 @@ GOODBYE_SECONDS = 2.0
 
 
 def _html_snapshot(services: Services, audience: Audience) -> list[ServerSentEvent]:
+    """The lists as they stand. The Finished list is the unfiltered one: a filtered list on
+    the page has no `sse-swap` and is left as it is."""
     owner_id = owner_filter(audience)
     with Session(services.engine) as session:
         active = views_of(services, crud.list_active(session, owner_id=owner_id))
@@ -44,10 +47,11 @@ def _html_snapshot(services: Services, audience: Audience) -> list[ServerSentEve
     active_html = render(templates, "partials/active_tasks.html", active=active)
     finished_html = render(
         templates,
-        "partials/finished_tasks.html",
+        "partials/finished_list.html",
         finished=finished,
         next_cursor=next_cursor,
         scope=scope_of(audience),
+        filters=FinishedFilter(),
     )
     return [
         ServerSentEvent(data=active_html, event="active-list"),

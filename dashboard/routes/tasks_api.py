@@ -12,10 +12,11 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from dashboard import artifacts, cancellation, crud
 from dashboard.accounts.viewer import Viewer
-from dashboard.deps import LOGGED_IN, AudienceDep, CurrentUser, ServicesDep, SessionDep
-from dashboard.models import Task, TaskCreated, TaskPage, TaskState, TaskView
+from dashboard.deps import LOGGED_IN, NO_NUL, AudienceDep, CurrentUser, ServicesDep, SessionDep
+from dashboard.models import Task, TaskCreated, TaskKind, TaskPage, TaskState, TaskView
 from dashboard.routes.pages import may_see, owner_filter
 from dashboard.submissions import CsvRequest, DemoRequest, PiRequest
+from dashboard.tasksearch import MAX_TERM, MIN_TERM
 from dashboard.taskstarts import start_csv, start_demo, start_pi
 from dashboard.taskviews import view_of, views_of
 
@@ -62,14 +63,29 @@ def list_tasks(
     session: SessionDep,
     audience: AudienceDep,
     state: Annotated[list[TaskState] | None, Query(description="Only these states")] = None,
+    kind: Annotated[list[TaskKind] | None, Query(description="Only these kinds")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=MIN_TERM,
+            max_length=MAX_TERM,
+            pattern=NO_NUL,
+            description="Search: a task id or its first 8 or more characters; otherwise text "
+            "found in the parameters (as JSON) or the error, in any case",
+        ),
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TaskPage:
-    """My tasks, newest first. Pass `next_cursor` back as `cursor` for the next page."""
+    """My tasks, newest first: active ones by when they were queued, and lists of final
+    states only by when they ended. Pass `next_cursor` back as `cursor`, with the same
+    filters, for the next page."""
     try:
         rows, next_cursor = crud.page_tasks(
             session,
             states=state or list(TaskState),
+            kinds=kind or (),
+            search=_search_term(q),
             owner_id=owner_filter(audience),
             cursor=cursor,
             limit=limit,
@@ -77,6 +93,15 @@ def list_tasks(
     except ValueError as error:
         raise _invalid_cursor(error) from error
     return TaskPage(items=views_of(services, rows), next_cursor=next_cursor)
+
+
+def _search_term(q: str | None) -> str:
+    term = (q or "").strip()
+    if q is not None and len(term) < MIN_TERM:
+        message = f"String should have at least {MIN_TERM} characters besides spaces"
+        detail = [{"loc": ["query", "q"], "msg": message, "type": "string_too_short"}]
+        raise HTTPException(422, detail=detail)
+    return term
 
 
 def _invalid_cursor(error: ValueError) -> HTTPException:

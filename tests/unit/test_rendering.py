@@ -4,8 +4,9 @@ import re
 
 import pytest
 
+from dashboard.finishedfilter import FinishedFilter
 from dashboard.forms import FormState, empty_demo_form, empty_pi_form
-from dashboard.models import Progress, TaskState
+from dashboard.models import Progress, TaskKind, TaskState
 from dashboard.rendering import (
     human_bytes,
     human_duration,
@@ -93,10 +94,52 @@ def test_task_lists_render_their_rows() -> None:
     active = html("partials/active_tasks.html", active=[running_pi()])
     assert root_id(active) == "active-tasks" and 'id="active-rows"' in active
     finished = html(
-        "partials/finished_tasks.html", finished=[finished_pi()], next_cursor="abc", scope="mine"
+        "partials/finished_tasks.html",
+        finished=[finished_pi()],
+        next_cursor="abc",
+        scope="mine",
+        filters=FinishedFilter(),
     )
     assert root_id(finished) == "finished-tasks" and 'id="finished-rows"' in finished
     assert "/fragments/finished?scope=mine&amp;cursor=abc" in finished
+    assert 'id="finished-filters"' in finished and 'sse-swap="finished-list"' in finished
+
+
+def test_a_filtered_list_is_not_live_and_its_pages_keep_the_filters() -> None:
+    filters = FinishedFilter(state=TaskState.FAILURE, kind=TaskKind.DEMO, typed="a&b")
+    markup = html(
+        "partials/finished_list.html",
+        finished=[failed_demo()],
+        next_cursor="abc",
+        scope="all",
+        filters=filters,
+    )
+    assert root_id(markup) == "finished-list" and "data-filtered" in markup
+    assert "sse-swap" not in markup and 'id="finished-unseen"' in markup
+    more = (
+        "/fragments/finished?scope=all&amp;cursor=abc&amp;state=FAILURE&amp;kind=demo&amp;q=a%26b"
+    )
+    assert more in markup
+
+
+def test_the_filter_form_shows_its_values_and_keeps_the_scope() -> None:
+    filters = FinishedFilter(state=TaskState.LOST, typed='"><script>')
+    markup = html("partials/finished_filters.html", filters=filters, scope="all")
+    assert '<option value="LOST" selected>' in markup
+    assert 'value="&#34;&gt;&lt;script&gt;"' in markup and "<script>" not in markup
+    assert '<input type="hidden" name="scope" value="all">' in markup
+    assert 'hx-trigger="input changed delay:300ms, change, submit"' in markup
+
+
+def test_a_search_too_short_says_so() -> None:
+    markup = html(
+        "partials/finished_list.html",
+        finished=[],
+        next_cursor=None,
+        scope="mine",
+        filters=FinishedFilter(typed="ab"),
+    )
+    assert "3 characters or more" in markup and 'sse-swap="finished-list"' in markup
 
 
 def test_finished_page_appends_rows_and_ends_without_a_button() -> None:

@@ -1,0 +1,78 @@
+"""Migration 0004 on SQLite: the FTS5 trigram table exists, indexes the rows already there, and
+its triggers keep it in step with every insert, update (upserts too) and delete.
+
+FTS5's own integrity-check compares the index with the task table, so a trigger that missed a
+change fails it.
+"""
+
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from dashboard import crud, migrate
+from dashboard.db import make_engine
+from dashboard.models import Task, TaskState
+
+
+def search_index(engine: Engine, phrase: str) -> list[str]:
+    """Task ids whose parameters or error the FTS table says hold the phrase."""
+    query = text(
+        "SELECT task.id FROM task_search JOIN task ON task.rowid = task_search.rowid "
+        "WHERE task_search MATCH :phrase ORDER BY task.id"
+    )
+    with engine.connect() as connection:
+        return list(connection.execute(query, {"phrase": f'"{phrase}"'}).scalars())
+
+
+def assert_in_step(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO task_search(task_search, rank) VALUES ('integrity-check', 1)")
+        )
+
+
+def test_the_search_structures_exist(engine: Engine) -> None:
+    with engine.connect() as connection:
+        names = set(connection.execute(text("SELECT name FROM sqlite_master")).scalars())
+    triggers = {f"task_search_{event}" for event in ("insert", "update", "delete")}
+    assert {"task_search", *triggers} <= names
+    assert {"ix_task_owner_finished", "ix_task_owner_kind_finished", "ix_task_finished"} <= names
+
+
+def test_inserts_updates_and_deletes_reach_the_index(engine: Engine, session: Session) -> None:
+    crud.create_task(session, task_id="a", kind="pi", params={"method": "Chudnovsky"}, owner_id=1)
+    assert search_index(engine, "chudnov") == ["a"]
+    crud.mark_started(session, task_id="a", kind="pi", params={}, worker="w@h")  # an upsert
+    crud.record_final(
+        session, task_id="a", kind="pi", params={}, state=TaskState.FAILURE, error="Disk full"
+    )
+    assert search_index(engine, "disk full") == ["a"] and search_index(engine, "chudnov") == ["a"]
+    row = session.get(Task, "a")
+    assert row is not None
+    row.params = {"method": "leibniz"}
+    session.add(row)
+    session.commit()
+    assert search_index(engine, "chudnov") == [] and search_index(engine, "leibniz") == ["a"]
+    assert_in_step(engine)
+    session.delete(row)
+    session.commit()
+    assert search_index(engine, "leibniz") == [] and search_index(engine, "disk full") == []
+    assert_in_step(engine)
+
+
+def test_upgrading_indexes_the_tasks_already_there(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(migrate.alembic_config(url), "0003")
+    engine = make_engine(url)
+    with Session(engine) as session:
+        crud.create_task(session, task_id="old", kind="csv", params={"rows": 12345}, owner_id=1)
+    migrate.upgrade(url)
+    assert search_index(engine, "12345") == ["old"]
+    assert_in_step(engine)
+    command.downgrade(migrate.alembic_config(url), "0003")
+    with engine.connect() as connection:
+        left = connection.execute(text("SELECT name FROM sqlite_master WHERE name LIKE '%search%'"))
+        assert list(left) == []
+    engine.dispose()
