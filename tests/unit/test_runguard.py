@@ -24,14 +24,17 @@ def test_a_second_run_waits_and_gives_up_while_the_first_holds_the_claim(redis: 
     first.release("t-1")
     assert second.claim("t-1", "w2@host", wait_seconds=0.6)
     assert second.holds("t-1") and not first.holds("t-1")
+    second.release("t-1")
 
 
 def test_a_claim_whose_process_on_this_host_is_gone_is_taken_over_at_once(redis: Redis) -> None:
     redis.set(claim_key("t-1"), f"{HOST}:{dead_pid()}:abcdef", px=60_000)
     started = time.monotonic()
-    assert RunGuard(redis).claim("t-1", "w@host", wait_seconds=5)
+    guard = RunGuard(redis)
+    assert guard.claim("t-1", "w@host", wait_seconds=5)
     assert time.monotonic() - started < 5, "it waited for the expiry instead"
     assert redis.get(claim_key("t-1")).decode().startswith(f"{HOST}:")  # type: ignore[union-attr]
+    guard.release("t-1")
 
 
 def test_a_claim_held_on_another_host_is_waited_for_until_it_lapses(redis: Redis) -> None:
@@ -39,6 +42,7 @@ def test_a_claim_held_on_another_host_is_waited_for_until_it_lapses(redis: Redis
     guard = RunGuard(redis)
     assert not guard.claim("t-1", "w@host", wait_seconds=0)
     assert guard.claim("t-1", "w@host", wait_seconds=3)
+    guard.release("t-1")
 
 
 def test_renewing_extends_the_claim_and_stamps_the_heartbeat(redis: Redis) -> None:
@@ -50,6 +54,7 @@ def test_renewing_extends_the_claim_and_stamps_the_heartbeat(redis: Redis) -> No
     assert redis.pttl(claim_key("t-1")) > 5_000
     beat = json.loads(redis.hget(HEARTBEATS_KEY, "t-1"))  # type: ignore[arg-type]
     assert beat["worker"] == "w@host" and time.time() - beat["at"] < 60
+    guard.release("t-1")
 
 
 def test_release_drops_only_a_claim_this_process_holds(redis: Redis) -> None:
