@@ -34,7 +34,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import historydata
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -46,6 +45,11 @@ from dashboard.app import create_app
 from dashboard.models import FINAL_STATES
 from dashboard.redisserver import EmbeddedRedis
 from dashboard.settings import Settings
+
+try:  # `python bench/history.py`, or `bench/run.py` importing it as part of the bench package
+    import historydata  # type: ignore[import-not-found]
+except ModuleNotFoundError:
+    from bench import historydata
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"

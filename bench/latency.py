@@ -110,11 +110,13 @@ async def run_clients(url: str, token: str, view: Any, count: int) -> list[Clien
 
 def measure(work_dir: Path, client_counts: tuple[int, ...] = (100, 1000)) -> list[dict[str, Any]]:
     from bench.stack import free_port
+    from dashboard import runtime
 
     rows = []
     with private_stack(work_dir) as stack:
         os.environ.update(stack.env())
         get_settings.cache_clear()
+        runtime.reset_after_fork()  # handles made for an earlier stack point elsewhere
         token, view = owner_with_task(stack)
         port = free_port()
         env = stack.env(PORT=str(port), HOST="127.0.0.1")

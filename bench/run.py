@@ -72,7 +72,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="dashboard-bench-") as directory:
         for name, run in parts(Path(directory)):
             print(f"== {name}", flush=True)
-            part_rows = run()
+            try:
+                part_rows = run()
+            except Exception as error:  # one broken part must not hide the others' figures
+                part_rows = [not_measured(name, f"failed: {type(error).__name__}: {error}")]
             for row in part_rows:
                 print(f"   {row['name']}: {row['value']} ({row['reference']})", flush=True)
             rows.extend(part_rows)

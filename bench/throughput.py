@@ -27,8 +27,11 @@ CONCURRENCY = "2"
 
 def use_stack(stack: Stack) -> None:
     """This process submits to the stack as its processes are configured: the environment."""
+    from dashboard import runtime
+
     os.environ.update(stack.env(WORKER_CONCURRENCY=CONCURRENCY))
     get_settings.cache_clear()
+    runtime.reset_after_fork()  # handles made for an earlier stack point elsewhere
 
 
 def dashboard_rate(stack: Stack, count: int, work_dir: Path) -> float:
