@@ -12,8 +12,10 @@ from pathlib import Path
 
 import httpx
 
+from dashboard.settings import Settings
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-_EXTERNAL_SERVICES = {"REDIS_URL", "DATABASE_URL", "CELERY_BROKER_URL", "SMTP_URL"}
+_SETTINGS = {*Settings.model_fields, "dashboard_state_dir"}
 
 
 def free_port() -> int:
@@ -93,9 +95,11 @@ class Service:
 
 
 def embedded_env(state_dir: Path) -> dict[str, str]:
-    """This process's environment minus the external services: `dashboard` commands run with
-    it use the embedded Redis and the SQLite database of `state_dir`, whatever else is set."""
-    inherited = {k: v for k, v in os.environ.items() if k not in _EXTERNAL_SERVICES}
+    """This process's environment minus every dashboard setting: `dashboard` commands run with
+    it use the embedded Redis and the SQLite database of `state_dir`, and the defaults for the
+    rest, whatever this session has set (the integration stack sets a small finished-list
+    page, for one, and the end-to-end tests run after it in the same session)."""
+    inherited = {k: v for k, v in os.environ.items() if k.lower() not in _SETTINGS}
     return {**inherited, "DASHBOARD_STATE_DIR": str(state_dir)}
 
 
