@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from celery import Task as CeleryTask
-from celery import states as celery_states
 from celery.signals import task_postrun, worker_process_init
 from sqlmodel import Session
 
@@ -65,16 +64,15 @@ def record_start(task_id: str, task: AnyTask, kwargs: dict[str, Any]) -> None:
         _publish(view, f"announcing the start of {task_id}")
 
 
-@task_postrun.connect
 def record_end(
-    task_id: str, task: AnyTask, kwargs: dict[str, Any], retval: Any, state: str, **_: Any
+    task_id: str, task: AnyTask, kwargs: dict[str, Any], retval: Any, *, succeeded: bool
 ) -> None:
+    """Called by the task itself as its body returns or raises (see dashboard.tasks), so the
+    end is in SQL before Celery counts the task done: a process killed in between dies with
+    its task unfinished, and the task is handed back and runs again."""
     kind = kind_of(task)
-    _running.pop(task_id, None)
-    if kind is None or state not in (celery_states.SUCCESS, celery_states.FAILURE):
-        through_redis_outages(lambda: runguard.guard.release(task_id), f"releasing {task_id}")
-        return  # ignored (already final) or retrying: nothing final to record
-    succeeded = state == celery_states.SUCCESS
+    if kind is None:
+        return
 
     def write() -> TaskView | None:
         with Session(runtime.engine(), expire_on_commit=False) as session:
@@ -95,7 +93,13 @@ def record_end(
         endings.count_ending(view)
         if view.notify_email:
             endings.queue_mail(task_id)
-    # Only now may another delivery run it: it will find the task final and skip it.
+
+
+@task_postrun.connect
+def _let_go(task_id: str, **_: Any) -> None:
+    """After the end is recorded (or the run was skipped or retried): another delivery may run
+    the task now, and will find it final and skip it."""
+    _running.pop(task_id, None)
     through_redis_outages(lambda: runguard.guard.release(task_id), f"releasing {task_id}")
 
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery import Task
-from celery.exceptions import Ignore
+from celery.exceptions import Ignore, Retry
 
 from dashboard import (
     artifacts,
@@ -43,9 +43,18 @@ class TrackedTask(Task[Any, Any]):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         task_id = self.request.id
-        if task_id:
-            self._start(task_id, kwargs)
-        return super().__call__(*args, **kwargs)
+        if not task_id:
+            return super().__call__(*args, **kwargs)
+        self._start(task_id, kwargs)
+        try:
+            result = super().__call__(*args, **kwargs)
+        except (Ignore, Retry):
+            raise
+        except Exception as error:
+            lifecycle.record_end(task_id, self, kwargs, error, succeeded=False)
+            raise
+        lifecycle.record_end(task_id, self, kwargs, result, succeeded=True)
+        return result
 
     def _start(self, task_id: str, kwargs: dict[str, Any]) -> None:
         # Celery's task context carries the message's own headers as its items.
