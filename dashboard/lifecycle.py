@@ -1,6 +1,7 @@
-"""Records each task's start and end in SQL and in the event log, through Celery signals.
+"""Records each task's start and end in SQL and in the event log.
 
-The signals run inside the pool process that runs the task. The view kept per running task
+The task calls these itself, inside the pool process that runs it (dashboard.tasks); the
+`task_postrun` signal only lets go of the run claim afterwards. The view kept per running task
 is what progress events are built from, so a progress tick costs no database query.
 """
 
