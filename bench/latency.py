@@ -109,8 +109,8 @@ async def run_clients(url: str, token: str, view: Any, count: int) -> list[Clien
 
 
 def measure(work_dir: Path, client_counts: tuple[int, ...] = (100, 1000)) -> list[dict[str, Any]]:
-    from bench.stack import free_port
     from dashboard import runtime
+    from dashboard.redisserver import free_port
 
     rows = []
     with private_stack(work_dir) as stack:

@@ -2,7 +2,6 @@
 processes started with the same commands a deployment uses (loopback only)."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -66,12 +65,6 @@ def process(argv: list[str], env: dict[str, str], log_path: Path) -> Iterator[ps
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, 9)
             child.wait(10)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def dashboard_command(role: str) -> list[str]:

@@ -12,7 +12,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 from sqlmodel import Session
 
-from dashboard import crud, logcontext, metrics, taskstarts
+from dashboard import crud, endings, logcontext, metrics, taskstarts
 from dashboard.accounts import users
 from dashboard.accounts.viewer import Viewer
 from dashboard.endings import MAIL_TASK
@@ -48,15 +48,15 @@ def _cancel(services: Services, row: Task, by: Viewer) -> TaskView:
             state=TaskState.REVOKED,
             error=f"cancelled by {by.email}",
         )
-    if ended is None:
+        view = None if ended is None else endings.view_with_owner(session, ended)
+    if view is None:
         raise NotCancellable(f"the task has ended already ({row.state})")
     log.info("task %s cancelled by user %s", row.id, by.id)
-    view = TaskView.from_row(ended, owner=_owner_email(services, ended))
     metrics.count_ending(services.redis, view)
     _tell_the_workers(services, row.id)
     try:
         append_task(services.redis, view, max_length=services.settings.event_log_length)
-        if ended.notify_email:
+        if view.notify_email:
             services.celery.send_task(MAIL_TASK, args=[row.id])
     except (RedisError, OperationalError) as error:
         log.warning("task %s cancelled, but not announced: %s", row.id, error)

@@ -11,7 +11,7 @@ import logging
 from kombu.exceptions import OperationalError
 from sqlmodel import Session
 
-from dashboard import metrics, runtime
+from dashboard import crud, metrics, retrying, runtime
 from dashboard.accounts import users
 from dashboard.models import Progress, Task, TaskState, TaskView
 
@@ -27,24 +27,46 @@ def view_with_owner(session: Session, row: Task, progress: Progress | None = Non
 def announce(session: Session, row: Task) -> TaskView:
     """Publishes the row's current view."""
     view = view_with_owner(session, row)
-    runtime.publish_task(view)
+    publish(view)
     return view
 
 
 def announce_ending(session: Session, row: Task) -> TaskView:
     """Publishes a task's final view, counts it and queues the e-mail its owner asked for."""
-    view = announce(session, row)
-    if not TaskState(row.state).is_final:
-        return view
-    count_ending(view)
-    if row.notify_email:
-        queue_mail(row.id)
+    view = view_with_owner(session, row)
+    if TaskState(row.state).is_final:
+        publish_ending(view)
+    else:
+        publish(view)
     return view
 
 
-def count_ending(view: TaskView) -> None:
-    """Call once per task, where its final state is first recorded; never fails the task."""
-    metrics.count_ending(runtime.redis(), view)
+def close_as_lost(session: Session, row: Task, reason: str) -> Task | None:
+    """Ends an active task as LOST, saying why; None when it had ended already."""
+    lost = crud.record_final(
+        session,
+        task_id=row.id,
+        kind=row.kind,
+        params=row.params,
+        state=TaskState.LOST,
+        error=reason,
+    )
+    if lost is not None:
+        announce_ending(session, lost)
+    return lost
+
+
+def publish(view: TaskView) -> None:
+    """Into the event log; a Redis restart delays the event, it does not lose it."""
+    retrying.through_redis_outages(lambda: runtime.publish_task(view), f"announcing {view.id}")
+
+
+def publish_ending(view: TaskView) -> None:
+    """Call once per task, where its final state is first recorded."""
+    publish(view)
+    metrics.count_ending(runtime.redis(), view)  # never fails the task
+    if view.notify_email:
+        queue_mail(view.id)
 
 
 def queue_mail(task_id: str) -> None:

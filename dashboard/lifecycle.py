@@ -6,7 +6,6 @@ is what progress events are built from, so a progress tick costs no database que
 """
 
 import logging
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from celery import Task as CeleryTask
@@ -15,7 +14,11 @@ from sqlmodel import Session
 
 from dashboard import crud, endings, runguard, runtime
 from dashboard.models import Progress, TaskKind, TaskState, TaskView
-from dashboard.retrying import REDIS_UNREACHABLE, with_retries
+from dashboard.retrying import (
+    REDIS_UNREACHABLE,
+    through_database_outages,
+    through_redis_outages,
+)
 from dashboard.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -59,10 +62,10 @@ def record_start(task_id: str, task: AnyTask, kwargs: dict[str, Any]) -> None:
                 return None
             return endings.view_with_owner(session, row)
 
-    view = _through_outages(write, f"recording the start of {task_id}")
+    view = through_database_outages(write, f"recording the start of {task_id}")
     if view is not None:
         _running[task_id] = view
-        _publish(view, f"announcing the start of {task_id}")
+        endings.publish(view)
 
 
 def record_end(
@@ -88,12 +91,9 @@ def record_end(
             )
             return None if row is None else endings.view_with_owner(session, row)
 
-    view = _through_outages(write, f"recording the end of {task_id}")
+    view = through_database_outages(write, f"recording the end of {task_id}")
     if view is not None:
-        _publish(view, f"announcing the end of {task_id}")
-        endings.count_ending(view)
-        if view.notify_email:
-            endings.queue_mail(task_id)
+        endings.publish_ending(view)
 
 
 @task_postrun.connect
@@ -102,23 +102,6 @@ def _let_go(task_id: str, **_: Any) -> None:
     the task now, and will find it final and skip it."""
     _running.pop(task_id, None)
     through_redis_outages(lambda: runguard.guard.release(task_id), f"releasing {task_id}")
-
-
-def _through_outages(write: Callable[[], T], what: str) -> T:
-    """A database that is briefly away delays the record; it does not lose it."""
-    return with_retries(write, what=what, give_up_after=get_settings().db_retry_seconds)
-
-
-def through_redis_outages(write: Callable[[], T], what: str) -> T:
-    """A Redis that is briefly away (a restart) delays an event or a claim; it does not lose
-    it, nor fail the task."""
-    return with_retries(
-        write, what=what, give_up_after=get_settings().db_retry_seconds, errors=REDIS_UNREACHABLE
-    )
-
-
-def _publish(view: TaskView, what: str) -> None:
-    through_redis_outages(lambda: runtime.publish_task(view), what)
 
 
 def describe_error(error: Any) -> str:
@@ -155,14 +138,6 @@ def should_skip(task_id: str) -> bool:
             return True
         if row.attempts < get_settings().task_max_attempts:
             return False
-        lost = crud.record_final(
-            session,
-            task_id=task_id,
-            kind=row.kind,
-            params=row.params,
-            state=TaskState.LOST,
-            error=f"its worker died under it {row.attempts} times; it is not run again",
-        )
-        if lost is not None:
-            endings.announce_ending(session, lost)
+        reason = f"its worker died under it {row.attempts} times; it is not run again"
+        endings.close_as_lost(session, row, reason)
         return True

@@ -78,18 +78,7 @@ def close_lost(engine: Engine, task_id: str, reason: str) -> bool:
         row = crud.get_task(session, task_id=task_id)
         if row is None or TaskState(row.state).is_final:
             return False
-        lost = crud.record_final(
-            session,
-            task_id=task_id,
-            kind=row.kind,
-            params=row.params,
-            state=TaskState.LOST,
-            error=reason,
-        )
-        if lost is None:
-            return False
-        endings.announce_ending(session, lost)
-        return True
+        return endings.close_as_lost(session, row, reason) is not None
 
 
 def sweep_once(redis: Redis, engine: Engine, *, lost_after: float) -> None:

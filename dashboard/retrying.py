@@ -16,6 +16,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from dashboard.settings import get_settings
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 # Errors of reaching the server (refused, dropped, locked), not of the statement itself.
@@ -45,3 +47,16 @@ def with_retries(
             log.warning("unreachable while %s (%s); retrying in %.1f s", what, error, pause)
             sleep(pause)
             pause = min(pause * 2, LONGEST_PAUSE)
+
+
+def through_database_outages(write: Callable[[], T], what: str) -> T:
+    """A database that is briefly away delays the record; it does not lose it."""
+    return with_retries(write, what=what, give_up_after=get_settings().db_retry_seconds)
+
+
+def through_redis_outages(write: Callable[[], T], what: str) -> T:
+    """A Redis that is briefly away (a restart) delays an event or a claim; it does not lose
+    it, nor fail the task."""
+    return with_retries(
+        write, what=what, give_up_after=get_settings().db_retry_seconds, errors=REDIS_UNREACHABLE
+    )

@@ -15,6 +15,7 @@ from dashboard import (
     logcontext,
     notifications,
     retention,
+    retrying,
     runguard,
     taskrequest,
 )
@@ -61,22 +62,17 @@ class TrackedTask(Task[Any, Any]):
         owner = taskrequest.owner_in(self.request.get(taskrequest.OWNER_HEADER))
         logcontext.bind_worker_task(task_id, owner)  # log lines from here name task and owner
         worker = lifecycle.worker_name(self)
-        claimed = lifecycle.through_redis_outages(
+        claimed = retrying.through_redis_outages(
             lambda: runguard.guard.claim(task_id, worker), f"claiming {task_id}"
         )
         if not claimed:
             # A live run holds it. Look again later rather than drop the message: should that
             # run die, this copy is what runs the task again.
             raise self.retry(countdown=RECHECK_SECONDS)
-        try:
-            if lifecycle.should_skip(task_id):
-                raise Ignore()
-            lifecycle.record_start(task_id, self, kwargs)
-        except BaseException:
-            lifecycle.through_redis_outages(
-                lambda: runguard.guard.release(task_id), f"releasing {task_id}"
-            )
-            raise
+        # However the run ends, skipped included, task_postrun lets go of the claim.
+        if lifecycle.should_skip(task_id):
+            raise Ignore()
+        lifecycle.record_start(task_id, self, kwargs)
 
 
 @contextmanager
