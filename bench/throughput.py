@@ -41,8 +41,12 @@ def dashboard_rate(stack: Stack, count: int, work_dir: Path) -> float:
 
     settings = get_settings()
     engine, redis = runtime.engine(), runtime.redis()
+    owner_id, owner_email = _owner(engine)
     task = NewTask(
-        kind="demo", params={"seconds": 0, "should_fail": False}, owner_id=None, owner_email=None
+        kind="demo",
+        params={"seconds": 0, "should_fail": False},
+        owner_id=owner_id,
+        owner_email=owner_email,
     )
     worker_log = work_dir / "dashboard-worker.log"
     with process(
@@ -60,6 +64,16 @@ def dashboard_rate(stack: Stack, count: int, work_dir: Path) -> float:
             )
         wait_for(lambda: _finished(engine) >= count, f"{count} dashboard tasks", 600)
         return count / (time.perf_counter() - started)
+
+
+def _owner(engine: Any) -> tuple[int, str]:
+    """Tasks are started by a user, as through the page or the API."""
+    from dashboard.accounts import users
+
+    with Session(engine, expire_on_commit=False) as session:
+        user = users.register(session, email="bench@example.com", password="bench password")
+    assert user.id is not None
+    return user.id, user.email
 
 
 def _finished(engine: Any) -> int:

@@ -3,7 +3,7 @@
 import base64
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, func, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,8 +43,7 @@ def create_task(
         retry_of=retry_of,
     )
     session.add(task)
-    session.commit()
-    session.refresh(task)
+    session.commit()  # every column's value was set here: nothing to read back
     return task
 
 
@@ -56,19 +55,28 @@ def get_task(session: Session, *, task_id: str) -> Task | None:
 
 
 def mark_started(
-    session: Session, *, task_id: str, kind: str, params: dict[str, Any], worker: str
+    session: Session,
+    *,
+    task_id: str,
+    kind: str,
+    params: dict[str, Any],
+    worker: str,
+    max_attempts: int | None = None,
 ) -> Task | None:
-    """Records a start; a task already final (a late redelivery) is left as it is."""
+    """Records a start and returns the row; None when the task is not to start: it has ended
+    already (a late redelivery), or it has been started `max_attempts` times."""
     now = utcnow()
     values = {"state": TaskState.STARTED, "started_at": now, "worker": worker}
     insert_values = {"id": task_id, "kind": kind, "params": params, "queued_at": now}
-    _upsert(
+    condition: Any = col(Task.state).in_(ACTIVE_STATES)
+    if max_attempts is not None:
+        condition = condition & (col(Task.attempts) < max_attempts)
+    return _upsert(
         session,
         insert={**insert_values, **values, "attempts": 1},
         update={**values, "attempts": col(Task.attempts) + 1},
-        only_if_active=True,
+        where=condition,
     )
-    return get_task(session, task_id=task_id)
 
 
 def record_final(
@@ -88,13 +96,12 @@ def record_final(
     """
     now = utcnow()
     values = {"state": state, "result": result, "error": error, "finished_at": now}
-    changed = _upsert(
+    return _upsert(
         session,
         insert={"id": task_id, "kind": kind, "params": params, "queued_at": now, **values},
         update=values,
-        only_if_active=True,
+        where=col(Task.state).in_(ACTIVE_STATES),
     )
-    return get_task(session, task_id=task_id) if changed else None
 
 
 def close_if_active(
@@ -114,20 +121,20 @@ def close_if_active(
 
 
 def _upsert(
-    session: Session, *, insert: dict[str, Any], update: dict[str, Any], only_if_active: bool
-) -> bool:
-    """True when a row was inserted or updated (False: the condition kept it as it was)."""
+    session: Session, *, insert: dict[str, Any], update: dict[str, Any], where: Any
+) -> Task | None:
+    """Inserts the row, or updates it where `where` holds; returns the row as written, or
+    None when the condition kept it as it was. One statement (RETURNING), no read after."""
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    table: Any = Task.__table__  # type: ignore[attr-defined]
-    where = col(Task.state).in_(ACTIVE_STATES) if only_if_active else None
-    statement = module.insert(table).values(**insert)
+    statement = module.insert(Task).values(**insert)
     statement = statement.on_conflict_do_update(index_elements=["id"], set_=update, where=where)
     # RETURNING, not rowcount: PostgreSQL's driver counts a conflict whose update was skipped.
-    changed = session.exec(statement.returning(table.c.id)).first() is not None
+    returning = statement.returning(Task)
+    result = session.exec(returning, execution_options={"populate_existing": True})
+    row = result.scalar_one_or_none()
     session.commit()
-    session.expire_all()
-    return changed
+    return cast(Task | None, row)
 
 
 def list_active(session: Session, *, owner_id: int | None, limit: int = 500) -> list[Task]:

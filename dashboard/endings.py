@@ -11,17 +11,17 @@ import logging
 from kombu.exceptions import OperationalError
 from sqlmodel import Session
 
-from dashboard import crud, metrics, retrying, runtime
+from dashboard import crud, events, metrics, retrying, runtime
 from dashboard.accounts import users
 from dashboard.models import Progress, Task, TaskState, TaskView
+from dashboard.settings import get_settings
 
 log = logging.getLogger(__name__)
 MAIL_TASK = "dashboard.mail.task_finished"
 
 
 def view_with_owner(session: Session, row: Task, progress: Progress | None = None) -> TaskView:
-    owners = users.emails_by_id(session, user_ids=[row.owner_id])
-    return TaskView.from_row(row, progress, owners.get(row.owner_id or 0))
+    return TaskView.from_row(row, progress, users.email_of(session, user_id=row.owner_id))
 
 
 def announce(session: Session, row: Task) -> TaskView:
@@ -62,11 +62,18 @@ def publish(view: TaskView) -> None:
 
 
 def publish_ending(view: TaskView) -> None:
-    """Call once per task, where its final state is first recorded."""
-    publish(view)
-    metrics.count_ending(runtime.redis(), view)  # never fails the task
+    """Call once per task, where its final state is first recorded: the event and the count
+    for /metrics go in one round trip."""
+    retrying.through_redis_outages(lambda: _append_ending(view), f"announcing the end of {view.id}")
     if view.notify_email:
         queue_mail(view.id)
+
+
+def _append_ending(view: TaskView) -> None:
+    with runtime.redis().pipeline(transaction=True) as pipe:
+        events.add_task(pipe, view, max_length=get_settings().event_log_length)
+        metrics.add_ending(pipe, view)
+        pipe.execute()
 
 
 def queue_mail(task_id: str) -> None:

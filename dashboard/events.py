@@ -12,6 +12,7 @@ from typing import Any
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+from redis.client import Pipeline
 
 from dashboard.models import FINAL_STATES, TaskView
 
@@ -62,8 +63,17 @@ def append_event(redis: Redis, event: Event, *, max_length: int) -> str:
 
 def append_task(redis: Redis, view: TaskView, *, max_length: int) -> str:
     """Appends a task's current view, visible to its owner."""
-    event = Event(type=EventType.TASK, data=view.model_dump(mode="json"), owner_id=view.owner_id)
-    return append_event(redis, event, max_length=max_length)
+    return append_event(redis, _task_event(view), max_length=max_length)
+
+
+def add_task(pipe: Pipeline, view: TaskView, *, max_length: int) -> None:
+    """Queues the append of a task's view on a pipeline the caller executes."""
+    fields = _fields(_task_event(view))
+    pipe.xadd(STREAM_KEY, fields, maxlen=max_length, approximate=True)  # type: ignore[arg-type]
+
+
+def _task_event(view: TaskView) -> Event:
+    return Event(type=EventType.TASK, data=view.model_dump(mode="json"), owner_id=view.owner_id)
 
 
 def _fields(event: Event) -> dict[str, str]:

@@ -46,26 +46,47 @@ def worker_name(task: AnyTask) -> str:
     return task.request.hostname or "unknown"
 
 
-def record_start(task_id: str, task: AnyTask, kwargs: dict[str, Any]) -> None:
-    """Called by the task itself once it holds its run claim (see dashboard.tasks)."""
+def begin(task_id: str, task: AnyTask, kwargs: dict[str, Any]) -> bool:
+    """Records this run's start, called by the task once it holds its run claim (see
+    dashboard.tasks). False when the task is not to run: it has ended already, or its worker
+    died under it too often (it is then recorded as LOST, saying so). One conditional upsert
+    both decides and counts the start, so the usual run reads nothing first."""
     kind = kind_of(task)
     if kind is None:
-        return
-    worker = worker_name(task)
+        return True
+    worker, limit = worker_name(task), get_settings().task_max_attempts
 
     def write() -> TaskView | None:
         with Session(runtime.engine(), expire_on_commit=False) as session:
             row = crud.mark_started(
-                session, task_id=task_id, kind=kind, params=dict(kwargs), worker=worker
+                session,
+                task_id=task_id,
+                kind=kind,
+                params=dict(kwargs),
+                worker=worker,
+                max_attempts=limit,
             )
-            if row is None or TaskState(row.state).is_final:
+            if row is None:
+                _give_up_if_exhausted(session, task_id)
                 return None
             return endings.view_with_owner(session, row)
 
     view = through_database_outages(write, f"recording the start of {task_id}")
-    if view is not None:
-        _running[task_id] = view
-        endings.publish(view)
+    if view is None:
+        return False
+    _running[task_id] = view
+    endings.publish(view)
+    return True
+
+
+def _give_up_if_exhausted(session: Session, task_id: str) -> None:
+    """The start was refused: either the task has ended (nothing to do) or it has been started
+    as often as allowed, each run dying with its worker; then it ends as LOST."""
+    row = crud.get_task(session, task_id=task_id)
+    if row is None or TaskState(row.state).is_final:
+        return
+    reason = f"its worker died under it {row.attempts} times; it is not run again"
+    endings.close_as_lost(session, row, reason)
 
 
 def record_end(
@@ -125,19 +146,3 @@ def report_progress(task: AnyTask, percent: float, intermediate: str) -> None:
         runtime.publish_task(view)
     except REDIS_UNREACHABLE as error:  # the next tick tells the same, and more
         log.warning("progress of %s not published: %s", task_id, error)
-
-
-def should_skip(task_id: str) -> bool:
-    """True for a task not to run: it has ended already, or its worker died under it too often
-    (then it is recorded as LOST, saying so). Asked before this run is counted."""
-    with Session(runtime.engine(), expire_on_commit=False) as session:
-        row = crud.get_task(session, task_id=task_id)
-        if row is None:
-            return False
-        if TaskState(row.state).is_final:
-            return True
-        if row.attempts < get_settings().task_max_attempts:
-            return False
-        reason = f"its worker died under it {row.attempts} times; it is not run again"
-        endings.close_as_lost(session, row, reason)
-        return True

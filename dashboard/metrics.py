@@ -19,6 +19,7 @@ import time
 
 from prometheus_client import Histogram
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 
 from dashboard import events
@@ -69,14 +70,19 @@ def count_ending(redis: Redis, view: TaskView) -> None:
     the final state is first recorded."""
     try:
         with redis.pipeline(transaction=True) as pipe:
-            pipe.hincrby(FINISHED_KEY, view.state.value, 1)
-            if view.runtime_seconds is not None:
-                seconds = max(view.runtime_seconds, 0.0)
-                pipe.hincrby(RUNTIME_KEY, bucket_field(view.kind, bucket_of(seconds)), 1)
-                pipe.hincrbyfloat(RUNTIME_KEY, f"{view.kind}:{SUM_FIELD}", seconds)
+            add_ending(pipe, view)
             pipe.execute()
     except REDIS_FAILURES as error:
         log.warning("end of task %s not counted: %s", view.id, error)
+
+
+def add_ending(pipe: Pipeline, view: TaskView) -> None:
+    """Queues the counts of a final state on a pipeline the caller executes."""
+    pipe.hincrby(FINISHED_KEY, view.state.value, 1)
+    if view.runtime_seconds is not None:
+        seconds = max(view.runtime_seconds, 0.0)
+        pipe.hincrby(RUNTIME_KEY, bucket_field(view.kind, bucket_of(seconds)), 1)
+        pipe.hincrbyfloat(RUNTIME_KEY, f"{view.kind}:{SUM_FIELD}", seconds)
 
 
 def observe_delivery(entry_id: str | None, now: float | None = None) -> None:

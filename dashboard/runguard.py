@@ -33,9 +33,12 @@ WAIT_POLL_SECONDS = 0.25
 HEARTBEATS_KEY = "dashboard:task-heartbeats"
 HOST = socket.gethostname()
 
+# Claim and stamp the heartbeat in one round trip: they are the price every run pays.
+_CLAIM = "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then redis.call('hset', KEYS[2], ARGV[3], ARGV[4]) return 1 end return 0"  # noqa: E501
 # Renew or drop a claim only while it is still ours: an expired claim may be someone else's.
 _RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"  # noqa: E501
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"  # noqa: E501
+# Dropping the claim also drops the heartbeat, in the same round trip.
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end return redis.call('hdel', KEYS[2], ARGV[2])"  # noqa: E501
 _TAKE_OVER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) else return false end"  # noqa: E501
 
 
@@ -66,9 +69,12 @@ def as_text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def heartbeat(worker: str, now: float | None = None) -> str:
+    return json.dumps({"at": time.time() if now is None else now, "worker": worker})
+
+
 def stamp_heartbeat(redis: Redis, task_id: str, worker: str, now: float | None = None) -> None:
-    beat = {"at": time.time() if now is None else now, "worker": worker}
-    redis.hset(HEARTBEATS_KEY, task_id, json.dumps(beat))
+    redis.hset(HEARTBEATS_KEY, task_id, heartbeat(worker, now))
 
 
 class RunGuard:
@@ -89,26 +95,30 @@ class RunGuard:
         """Waits for the task's claim; False when a live run keeps holding it."""
         wait = CLAIM_SECONDS + RENEW_SECONDS if wait_seconds is None else wait_seconds
         token, deadline = new_token(), time.monotonic() + wait
-        while not self._try_claim(task_id, token):
+        while not self._try_claim(task_id, token, worker):
             if time.monotonic() >= deadline:
                 log.warning("task %s is running elsewhere; this delivery is dropped", task_id)
                 return False
             time.sleep(WAIT_POLL_SECONDS)
-        stamp_heartbeat(self.redis, task_id, worker)
         with self._lock:
             self._held[task_id] = (token, worker)
             self._ensure_renewer()
         return True
 
-    def _try_claim(self, task_id: str, token: str) -> bool:
+    def _try_claim(self, task_id: str, token: str, worker: str) -> bool:
+        """Claims and stamps the heartbeat; or takes over from a holder known to be dead."""
         key, expiry_ms = claim_key(task_id), CLAIM_SECONDS * 1000
-        if self.redis.set(key, token, nx=True, px=expiry_ms):
+        beat = heartbeat(worker)
+        if self.redis.eval(_CLAIM, 2, key, HEARTBEATS_KEY, token, expiry_ms, task_id, beat):
             return True
         holder = self.redis.get(key)
         if holder is None or not holder_is_dead(as_text(holder)):
             return False
         log.warning("task %s: its last run's process is gone; running it now", task_id)
-        return bool(self.redis.eval(_TAKE_OVER, 1, key, holder, token, expiry_ms))
+        if not self.redis.eval(_TAKE_OVER, 1, key, holder, token, expiry_ms):
+            return False
+        stamp_heartbeat(self.redis, task_id, worker)
+        return True
 
     def release(self, task_id: str) -> None:
         """Drops the claim and the heartbeat, if this process holds them."""
@@ -116,8 +126,7 @@ class RunGuard:
             held = self._held.get(task_id)
         if held is None:
             return
-        self.redis.eval(_RELEASE, 1, claim_key(task_id), held[0])
-        self.redis.hdel(HEARTBEATS_KEY, task_id)
+        self.redis.eval(_RELEASE, 2, claim_key(task_id), HEARTBEATS_KEY, held[0], task_id)
         with self._lock:  # forgotten only once Redis has it, so a failed release is retried
             self._held.pop(task_id, None)
 

@@ -70,9 +70,8 @@ class TrackedTask(Task[Any, Any]):
             # run die, this copy is what runs the task again.
             raise self.retry(countdown=RECHECK_SECONDS)
         # However the run ends, skipped included, task_postrun lets go of the claim.
-        if lifecycle.should_skip(task_id):
+        if not lifecycle.begin(task_id, self, kwargs):
             raise Ignore()
-        lifecycle.record_start(task_id, self, kwargs)
 
 
 @contextmanager

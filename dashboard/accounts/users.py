@@ -86,3 +86,22 @@ def emails_by_id(session: Session, *, user_ids: Iterable[int | None]) -> dict[in
         return {}
     query = select(User.id, User.email).where(col(User.id).in_(wanted))
     return {user_id: email for user_id, email in session.exec(query) if user_id is not None}
+
+
+# An account's e-mail never changes and accounts are never deleted, so a worker may keep what
+# it looked up: the events of every task a user starts name them without another query.
+_KNOWN_EMAILS: dict[int, str] = {}
+KNOWN_EMAILS_LIMIT = 10_000
+
+
+def email_of(session: Session, *, user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
+    if user_id not in _KNOWN_EMAILS:
+        found = emails_by_id(session, user_ids=[user_id])
+        if user_id not in found:
+            return None
+        if len(_KNOWN_EMAILS) >= KNOWN_EMAILS_LIMIT:
+            _KNOWN_EMAILS.clear()  # crude but bounded; lookups are cheap to redo
+        _KNOWN_EMAILS[user_id] = found[user_id]
+    return _KNOWN_EMAILS[user_id]

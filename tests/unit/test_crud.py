@@ -57,8 +57,23 @@ def test_a_second_start_counts_attempts(session: Session) -> None:
 def test_a_late_start_does_not_reopen_a_final_task(session: Session) -> None:
     new_task(session)
     crud.record_final(session, task_id="t-1", kind="demo", params={}, state=TaskState.FAILURE)
-    row = crud.mark_started(session, task_id="t-1", kind="demo", params={}, worker="w@h")
-    assert row is not None and row.state == TaskState.FAILURE
+    started = crud.mark_started(session, task_id="t-1", kind="demo", params={}, worker="w@h")
+    row = crud.get_task(session, task_id="t-1")
+    assert started is None
+    assert row is not None and row.state == TaskState.FAILURE and row.attempts == 0
+
+
+def test_a_start_past_the_attempts_limit_is_not_counted(session: Session) -> None:
+    new_task(session)
+    counted = []
+    for _ in range(3):
+        row = crud.mark_started(
+            session, task_id="t-1", kind="demo", params={}, worker="w@h", max_attempts=2
+        )
+        counted.append(row.attempts if row else None)
+    assert counted == [1, 2, None]
+    row = crud.get_task(session, task_id="t-1")
+    assert row is not None and row.attempts == 2 and row.state == TaskState.STARTED
 
 
 def test_a_start_without_a_row_makes_one(session: Session) -> None:
