@@ -1,9 +1,10 @@
 """Event latency: from the moment a task reports progress to the moment SSE clients have it.
 
 One web process (`python -m dashboard web`, loopback) and N clients on its JSON stream, all as
-the task's owner, in this process (asyncio, one connection each). Progress events are
-published the way a worker publishes them (`runtime.publish_task`, an entry in the Redis
-event log), each carrying the time it was published; every client notes when it parsed it.
+the task's owner, in this process (uvloop, one bare socket each: bench.sseclient). Progress
+events are published the way a worker publishes them (`runtime.publish_task`, an entry in the
+Redis event log), each carrying the time it was published; every client notes when it parsed
+it.
 """
 
 import asyncio
@@ -15,14 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvloop
 from sqlmodel import Session
 
+from bench import sseclient
 from bench.stack import Stack, dashboard_command, percentile, private_stack, process, wait_for
 from dashboard.settings import get_settings
 
 EVENTS = 100
 EVENTS_PER_SECOND = 10
 GOALS_MS = {100: 50.0, 1000: 100.0}
+HOST = "127.0.0.1"
 
 
 class Client:
@@ -30,18 +34,16 @@ class Client:
         self.ready = False
         self.latencies: list[float] = []
 
-    async def follow(self, http: httpx.AsyncClient, stop: asyncio.Event) -> None:
-        async with http.stream("GET", "/api/events") as response:
-            event = ""
-            async for line in response.aiter_lines():
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:") and event == "task":
-                    self._take(line[5:])
-                elif line.startswith("data:") and event == "ready":
+    async def follow(self, port: int, token: str) -> None:
+        reader, writer = await sseclient.open_stream(HOST, port, "/api/events", token)
+        try:
+            async for message in sseclient.messages(reader):
+                if message.event == "task":
+                    self._take(message.data)
+                elif message.event == "ready":
                     self.ready = True
-                if stop.is_set():
-                    return
+        finally:
+            writer.close()
 
     def _take(self, data: str) -> None:
         progress = json.loads(data).get("progress") or {}
@@ -86,25 +88,17 @@ async def publish(view: Any, count: int) -> None:
         await asyncio.sleep(1 / EVENTS_PER_SECOND)
 
 
-async def run_clients(url: str, token: str, view: Any, count: int) -> list[Client]:
+async def run_clients(port: int, token: str, view: Any, count: int) -> list[Client]:
     clients = [Client() for _ in range(count)]
-    stop = asyncio.Event()
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-    headers = {"Authorization": f"Bearer {token}"}
-    timeout = httpx.Timeout(30, read=60)
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, limits=limits, timeout=timeout
-    ) as http:
-        followers = [asyncio.create_task(client.follow(http, stop)) for client in clients]
-        deadline = time.monotonic() + 120
-        while not all(client.ready for client in clients) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        await publish(view, EVENTS)
-        await asyncio.sleep(2)
-        stop.set()
-        for follower in followers:
-            follower.cancel()
-        await asyncio.gather(*followers, return_exceptions=True)
+    followers = [asyncio.create_task(client.follow(port, token)) for client in clients]
+    deadline = time.monotonic() + 120
+    while not all(client.ready for client in clients) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    await publish(view, EVENTS)
+    await asyncio.sleep(2)
+    for follower in followers:
+        follower.cancel()
+    await asyncio.gather(*followers, return_exceptions=True)
     return clients
 
 
@@ -124,7 +118,7 @@ def measure(work_dir: Path, client_counts: tuple[int, ...] = (100, 1000)) -> lis
             url = f"http://127.0.0.1:{port}"
             wait_for(lambda: _answers(f"{url}/healthz"), "the web", 60)
             for count in client_counts:
-                clients = asyncio.run(run_clients(url, token, view, count))
+                clients = uvloop.run(run_clients(port, token, view, count))
                 rows.append(_row(count, clients))
     return rows
 

@@ -62,7 +62,7 @@ def dashboard_rate(stack: Stack, count: int, work_dir: Path) -> float:
                 celery_app=app,
                 event_log_length=settings.event_log_length,
             )
-        wait_for(lambda: _finished(engine) >= count, f"{count} dashboard tasks", 600)
+        wait_for(lambda: finished_count(engine) >= count, f"{count} dashboard tasks", 600)
         return count / (time.perf_counter() - started)
 
 
@@ -76,7 +76,7 @@ def _owner(engine: Any) -> tuple[int, str]:
     return user.id, user.email
 
 
-def _finished(engine: Any) -> int:
+def finished_count(engine: Any) -> int:
     with Session(engine) as session:
         query = select(func.count()).select_from(Task).where(col(Task.state).in_(FINAL_STATES))
         return int(session.exec(query).one())

@@ -25,6 +25,10 @@ class BodySizeLimit:
         if _declared_length(scope) > self.max_bytes:
             await refuse(send, self.max_bytes)
             return
+        if not _may_have_body(scope):
+            # Nothing to count (a GET, an event stream): no layer in the way of what it sends.
+            await self.app(scope, receive, send)
+            return
         guard = _Guard(receive, send, self.max_bytes)
         await self.app(scope, guard.receive, guard.send)
 
@@ -68,6 +72,12 @@ async def refuse(send: Send, max_bytes: int) -> None:
     ]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": encoded})
+
+
+def _may_have_body(scope: Scope) -> bool:
+    """A request without Content-Length or Transfer-Encoding has no body (RFC 9112, 6.3)."""
+    headers: Any = scope.get("headers", [])
+    return any(name in (b"content-length", b"transfer-encoding") for name, _ in headers)
 
 
 def _declared_length(scope: Scope) -> int:

@@ -1,10 +1,11 @@
 """One reader of the event log per web process, fanning events out to its SSE connections.
 
 However many browsers are connected, the process runs one blocking XREAD loop. Each event is
-wrapped once in an `Outgoing`, which renders it at most once per format (HTML for the page,
-JSON for the API) however many connections send it. A connection too slow to keep up is not
-waited for: its queue overflows, its stream ends, and its browser reconnects and resumes from
-the log by Last-Event-ID, so the slow client loses nothing and holds up no one else.
+wrapped once in an `Outgoing`, which renders and encodes it at most once per format (HTML for
+the page, JSON for the API) however many connections send it. A connection too slow to keep
+up is not waited for: its queue overflows, its stream ends, and its browser reconnects and
+resumes from the log by Last-Event-ID, so the slow client loses nothing and holds up no one
+else.
 """
 
 import asyncio
@@ -34,11 +35,19 @@ class Outgoing:
         self.event = event
         self._formatters = formatters
         self._rendered: dict[str, list[ServerSentEvent]] = {}
+        self._encoded: dict[str, bytes] = {}
 
     def rendered(self, format_name: str) -> list[ServerSentEvent]:
         if format_name not in self._rendered:
             self._rendered[format_name] = self._formatters[format_name](self.event)
         return self._rendered[format_name]
+
+    def encoded(self, format_name: str) -> bytes:
+        """The bytes on the wire, made once: a thousand connections send the same ones."""
+        if format_name not in self._encoded:
+            messages = self.rendered(format_name)
+            self._encoded[format_name] = b"".join(message.encode() for message in messages)
+        return self._encoded[format_name]
 
 
 class SubscriberOverflow(Exception):

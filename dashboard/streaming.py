@@ -31,6 +31,8 @@ TOAST = "toast"
 REPLAY_BATCH = 1000
 
 Snapshot = Callable[[], Awaitable[list[ServerSentEvent]]]
+# What a stream yields: a message of its own, or the shared bytes of a broadcast event.
+Chunk = ServerSentEvent | bytes
 
 
 def html_formatter(templates: Jinja2Templates) -> Callable[[Event], list[ServerSentEvent]]:
@@ -86,7 +88,7 @@ async def event_stream(
     resume_from: str | None,
     snapshot: Snapshot,
     closing: anyio.Event | None = None,
-) -> AsyncIterator[ServerSentEvent]:
+) -> AsyncIterator[Chunk]:
     """`closing` is set when the server shuts down: the stream then says goodbye and ends."""
     # Subscribing first means nothing published during the opening can fall between the two.
     with hub.subscribe(audience) as subscription, _closed_when(closing, subscription):
@@ -95,16 +97,15 @@ async def event_stream(
             position.entry_id = resume_from
             async for event in _replay(hub, resume_from, audience):
                 position.entry_id = event.id or position.entry_id
-                for message in _messages(Outgoing(event, hub.formatters), format_name, audience):
-                    yield message
+                for missed in _messages(Outgoing(event, hub.formatters), format_name, audience):
+                    yield missed
         else:
-            for message in _resumable(await snapshot(), position.entry_id):
-                yield message
+            for opening in _resumable(await snapshot(), position.entry_id):
+                yield opening
         for latest in list(hub.latest.values()):
-            for message in latest.rendered(format_name):
-                yield message
-        async for message in _live(subscription, position, format_name):
-            yield message
+            yield latest.encoded(format_name)
+        async for chunk in _live(subscription, position, format_name):
+            yield chunk
 
 
 def _resumable(messages: list[ServerSentEvent], entry_id: str) -> list[ServerSentEvent]:
@@ -116,17 +117,17 @@ def _resumable(messages: list[ServerSentEvent], entry_id: str) -> list[ServerSen
     return messages
 
 
-def _messages(outgoing: Outgoing, format_name: str, audience: Audience) -> list[ServerSentEvent]:
+def _messages(outgoing: Outgoing, format_name: str, audience: Audience) -> list[bytes]:
     """The event in this stream's format, and on the page a toast when my own task ended."""
-    messages = outgoing.rendered(format_name)
+    messages = [outgoing.encoded(format_name)]
     if format_name == HTML and outgoing.event.is_own_ending(audience):
-        messages = [*messages, *outgoing.rendered(TOAST)]
+        messages.append(outgoing.encoded(TOAST))
     return messages
 
 
 async def _live(
     subscription: Subscription, position: _Position, format_name: str
-) -> AsyncIterator[ServerSentEvent]:
+) -> AsyncIterator[Chunk]:
     try:
         while True:
             outgoing = await subscription.next()
