@@ -39,7 +39,10 @@ class HostSampler:
         self.history: deque[HistoryPoint] = deque(maxlen=round(HISTORY_SECONDS / interval))
 
     def take(self) -> HostSnapshot:
-        snapshot = self._sample()
+        return self.record(self._sample())
+
+    def record(self, snapshot: HostSnapshot) -> HostSnapshot:
+        """Keeps the sample and publishes it; called on the event loop, which owns the hub."""
         self.latest = snapshot
         self.history.append(
             HistoryPoint(
@@ -54,9 +57,15 @@ class HostSampler:
         return snapshot
 
     async def run(self) -> None:
+        """Samples in a thread (psutil reads files and may block), publishes on the loop (the
+        hub's queues are not thread-safe), on a fixed cadence however long a sample takes."""
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
         while True:
             try:
-                await asyncio.to_thread(self.take)
+                self.record(await asyncio.to_thread(self._sample))
             except Exception:  # one bad sample (a vanished mount) must not stop the gauges
                 log.exception("host sample failed")
-            await asyncio.sleep(self._interval)
+            # A loop held up for longer than an interval starts afresh rather than catch up.
+            next_at = max(next_at + self._interval, loop.time())
+            await asyncio.sleep(next_at - loop.time())

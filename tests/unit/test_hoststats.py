@@ -1,6 +1,7 @@
 """Host sampling gives plausible figures of this machine; the sampler loop shares them."""
 
 import asyncio
+import threading
 
 import psutil
 
@@ -63,3 +64,34 @@ def test_sampler_loop_survives_a_failing_sample() -> None:
 
     aio.run(run_briefly())
     assert calls["count"] >= 2 and published
+
+
+def test_sampler_publishes_on_the_event_loop_not_in_its_sampling_thread() -> None:
+    # The hub's queues belong to the loop: a publish from another thread would not wake the
+    # streams waiting on them.
+    publishing_threads: list[threading.Thread] = []
+    sampling_threads: list[threading.Thread] = []
+
+    def sample() -> object:
+        sampling_threads.append(threading.current_thread())
+        return host_snapshot()
+
+    sampler = HostSampler(
+        lambda _: publishing_threads.append(threading.current_thread()),
+        interval=0.01,
+        sample=sample,  # type: ignore[arg-type]
+    )
+
+    async def run_briefly() -> threading.Thread:
+        loop = asyncio.create_task(sampler.run())
+        for _ in range(500):
+            if len(publishing_threads) >= 2:
+                break
+            await asyncio.sleep(0.01)
+        loop.cancel()
+        return threading.current_thread()
+
+    loop_thread = aio.run(run_briefly())
+    assert len(publishing_threads) >= 2
+    assert set(publishing_threads) == {loop_thread}
+    assert loop_thread not in sampling_threads
