@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from bench import connections, latency, pi_vs_mpmath, throughput
+from bench import connections, latency, memory, pi_vs_mpmath, throughput
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 Row = dict[str, Any]
@@ -41,14 +41,7 @@ def parts(work_dir: Path) -> list[tuple[str, Callable[[], list[Row]]]]:
         ("connections", lambda: connections.measure(work_dir / "connections")),
         ("pi", pi_vs_mpmath.measure),
         ("history", _history),
-        (
-            "memory",
-            lambda: [
-                not_measured(
-                    "memory after 100,000 tasks", "web and worker RSS within 10% of after 1,000"
-                )
-            ],
-        ),
+        ("memory", lambda: memory.measure(work_dir / "memory")),
     ]
 
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -65,6 +66,9 @@ def build_services(settings: Settings) -> Services:
     )
 
 
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     services: Services = app.state.services
@@ -82,6 +86,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             name="lost-task-reaper",
         ),
     ]
+    _freeze_what_lives_forever()
     try:
         yield
     finally:
@@ -91,6 +96,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.async_redis.aclose()
         services.redis.close()
         services.engine.dispose()
+
+
+def _freeze_what_lives_forever() -> None:
+    """Everything built by now (modules, the app, its routes, the clients) lives as long as
+    the process. Frozen, it is no longer walked by each full garbage collection: with
+    140,000 such objects a full collection held the event loop, and every open stream with
+    it, for about 70 ms.
+
+    Each open stream adds a few hundred long-lived objects of its own, so with thousands of
+    streams a full collection still takes most of a second. Collections are made rarer too:
+    a young generation of 10,000 objects instead of 700 (Python 3.13 went to 2,000), which
+    costs a few megabytes of garbage that waits longer to be freed."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

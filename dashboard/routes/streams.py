@@ -5,6 +5,7 @@ dependencies, which would be closed before a long-lived stream ends.
 """
 
 import asyncio
+import random
 
 import anyio
 from fastapi import APIRouter, Request
@@ -24,6 +25,9 @@ from dashboard.taskviews import views_of
 
 router = APIRouter(tags=["events"], dependencies=LOGGED_IN)
 PING_SECONDS = 15
+# Streams opened together (a thousand browsers back after a restart) would otherwise all be
+# pinged in the same instant, every time: each stream's interval is drawn once, a little apart.
+PING_SPREAD_SECONDS = 5
 # A client that does not take a message within this long is dropped, not waited for.
 SEND_TIMEOUT_SECONDS = 10
 GOODBYE_SECONDS = 2.0
@@ -86,7 +90,7 @@ def _response(
     )
     return EventSourceResponse(
         stream,
-        ping=PING_SECONDS,
+        ping=PING_SECONDS + random.randint(0, PING_SPREAD_SECONDS),
         send_timeout=SEND_TIMEOUT_SECONDS,
         shutdown_event=closing,
         # Time to send the goodbye; well inside uvicorn's graceful shutdown (WEB_GRACEFUL_SECONDS).
