@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from celery import Celery
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from redis import Redis
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 
 def build_services(settings: Settings) -> Services:
+    configure_now(celery_app)
     templates = make_templates()
     async_redis = AsyncRedis.from_url(settings.effective_redis_url, health_check_interval=30)
     formatters = {
@@ -96,6 +98,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await services.async_redis.aclose()
         services.redis.close()
         services.engine.dispose()
+
+
+def configure_now(app: Celery) -> None:
+    """Celery reads its configuration on first use, and that first read is not thread-safe:
+    requests served in threads (the streams' snapshots) that raced it each got a backend
+    built from the half-read configuration (DisabledBackend), and their streams failed. Read
+    here, in the thread that builds the app, before any request."""
+    app.conf.result_backend  # noqa: B018 (reading one setting loads them all)
 
 
 def _freeze_what_lives_forever() -> None:
