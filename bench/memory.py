@@ -7,6 +7,9 @@ path (`enqueue`: the row, the event, the message), with at most BACKLOG of them 
 one client follows its owner's JSON event stream all along, so the web process handles every
 event. RSS is read after each checkpoint's tasks have all ended and the processes have settled;
 the worker's figure is its main process and its pool processes together.
+
+`make bench` runs it in a process of its own: Celery's app keeps the broker and result store
+it first configured, which in the suite's process belong to an earlier part's stopped stack.
 """
 
 import os
@@ -127,7 +130,7 @@ def _walk(
         done = checkpoint
         time.sleep(SETTLE_SECONDS)
         reading = {"tasks": done, "web_mb": resident(web) / MB, "worker_mb": resident(worker) / MB}
-        print(f"   after {done:,} tasks: {reading}", flush=True)
+        print(f"   after {done:,} tasks: {reading}", file=sys.stderr, flush=True)
         readings.append(reading)
     return readings
 
@@ -164,5 +167,5 @@ if __name__ == "__main__":
     tasks = int(sys.argv[1]) if len(sys.argv) > 1 else CHECKPOINTS[-1]
     points = (*(point for point in CHECKPOINTS if point < tasks), tasks)
     with tempfile.TemporaryDirectory() as directory:
-        print(json.dumps(measure(Path(directory), points), indent=2))
+        print(json.dumps(measure(Path(directory), points), indent=2), flush=True)
     os._exit(0)  # the follower's thread holds a connection to a server that is gone
