@@ -81,6 +81,7 @@ app = Celery(
         "dashboard.lifecycle",
         "dashboard.recovery",
         "dashboard.fleetreporter",
+        "dashboard.timerpurge",
     ],
 )
 app.add_defaults(lambda: celery_config(get_settings()))
