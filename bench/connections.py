@@ -28,7 +28,6 @@ counted); the cold figure before any connection is reported beside it.
 import asyncio
 import json
 import multiprocessing
-import os
 import resource
 import sys
 import tempfile
@@ -44,14 +43,20 @@ from typing import Any
 
 import httpx
 import psutil
-from sqlmodel import Session
 
-from bench.stack import Stack, dashboard_command, percentile, private_stack, process, wait_for
-from dashboard import runtime
-from dashboard.accounts import tokens, users
+from bench.stack import (
+    Stack,
+    dashboard_command,
+    percentile,
+    private_stack,
+    process,
+    resident,
+    use_stack,
+    user_with_token,
+    wait_for,
+)
 from dashboard.hoststats import sample_host
 from dashboard.redisserver import free_port
-from dashboard.settings import get_settings
 
 HOST = "127.0.0.1"
 CLIENTS = 5000
@@ -412,11 +417,6 @@ def split(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if number < total % parts else 0) for number in range(parts)]
 
 
-def rss(web: psutil.Process) -> int:
-    """The web process and any children it has (uvicorn forks none with one worker)."""
-    return sum(member.memory_info().rss for member in [web, *web.children(recursive=True)])
-
-
 def _cpu_seconds(member: psutil.Process) -> float:
     times = member.cpu_times()
     return times.user + times.system
@@ -457,15 +457,8 @@ def web_process(stack: Stack, log_path: Path) -> Iterator[tuple[int, psutil.Proc
 def bench_token(stack: Stack) -> str:
     """A user of the private stack and a personal token of theirs (this process writes them
     with the settings the web process gets)."""
-    os.environ.update(stack.env())
-    get_settings.cache_clear()
-    runtime.reset_after_fork()  # handles made for an earlier stack point elsewhere
-    with Session(runtime.engine()) as session:
-        email = f"connections{time.time_ns()}@example.com"
-        user = users.register(session, email=email, password="correct horse battery staple")
-        assert user.id is not None
-        token, _ = tokens.create(session, user_id=user.id, name="bench")
-    return token
+    use_stack(stack)
+    return user_with_token("connections")[1]
 
 
 def sample_duration_ms() -> float:
@@ -483,17 +476,17 @@ def sample_duration_ms() -> float:
 
 def capacity(stack: Stack, token: str, pool: ClientPool, clients: int, work_dir: Path) -> Answer:
     with web_process(stack, work_dir / "web-capacity.log") as (port, web):
-        figures: Answer = {"clients": clients, "rss_before": rss(web)}
+        figures: Answer = {"clients": clients, "rss_before": resident(web)}
         # The per-connection figure is taken against both starts: before any client (the
         # goal's), and after a warm-up has paid for one-time imports, caches and threads.
         figures["warm_up"] = run_cycles(pool, port, token, WARM_UP_CYCLES)
         time.sleep(SETTLE_SECONDS)
-        figures["rss_warm"] = rss(web)
+        figures["rss_warm"] = resident(web)
         say(f"web RSS {mib(figures['rss_before'])} MiB cold, {mib(figures['rss_warm'])} warm")
         figures |= open_clients(pool, port, token, clients)
         say(f"{figures['connected']:,} connected in {figures['connect_seconds']} s")
         time.sleep(SETTLE_SECONDS)
-        figures |= {"rss_connected": rss(web), "server_counted": sse_connections(port)}
+        figures |= {"rss_connected": resident(web), "server_counted": sse_connections(port)}
         figures |= hold(pool, web)
         say(f"{figures['kept']:,} kept; p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms")
         pool.ask([{"op": "close"}] * len(pool.pipes), 30)
@@ -516,11 +509,13 @@ def open_clients(pool: ClientPool, port: int, token: str, clients: int) -> Answe
 
 def hold(pool: ClientPool, web: psutil.Process) -> Answer:
     """Every client records the host events of HOLD_SECONDS; RSS is sampled meanwhile."""
-    peak = [rss(web)]
+    peak = [resident(web)]
     web_cpu, client_cpu = _cpu_seconds(web), pool.cpu_seconds()
     command = {"op": "hold", "seconds": HOLD_SECONDS, "margin": LATE_MARGIN_SECONDS}
     answers = pool.ask(
-        [dict(command) for _ in pool.pipes], HOLD_SECONDS + 30, tick=lambda: peak.append(rss(web))
+        [dict(command) for _ in pool.pipes],
+        HOLD_SECONDS + 30,
+        tick=lambda: peak.append(resident(web)),
     )
     cpu = {
         "web_cpu_percent": round(100 * (_cpu_seconds(web) - web_cpu) / HOLD_SECONDS),
@@ -580,15 +575,19 @@ def merge_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
 
 def churn(stack: Stack, token: str, pool: ClientPool, cycles: int, work_dir: Path) -> Answer:
     with web_process(stack, work_dir / "web-churn.log") as (port, web):
-        figures: Answer = {"cycles": cycles, "warm_up_cycles": WARM_UP_CYCLES, "rss_cold": rss(web)}
+        figures: Answer = {
+            "cycles": cycles,
+            "warm_up_cycles": WARM_UP_CYCLES,
+            "rss_cold": resident(web),
+        }
         figures["warm_up"] = run_cycles(pool, port, token, WARM_UP_CYCLES)
         time.sleep(SETTLE_SECONDS)
-        figures["rss_start"] = rss(web)
+        figures["rss_start"] = resident(web)
         figures |= run_cycles(pool, port, token, cycles)
         say(f"{figures['cycles_done']:,} cycles in {figures['cycle_seconds']} s")
         figures["server_left_after_cycles"] = wait_until_no_streams(port, 15)
         time.sleep(SETTLE_SECONDS)
-        figures["rss_after"] = rss(web)
+        figures["rss_after"] = resident(web)
     return figures
 
 

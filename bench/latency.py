@@ -9,7 +9,6 @@ it.
 
 import asyncio
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -20,8 +19,16 @@ import uvloop
 from sqlmodel import Session
 
 from bench import sseclient
-from bench.stack import Stack, dashboard_command, percentile, private_stack, process, wait_for
-from dashboard.settings import get_settings
+from bench.stack import (
+    Stack,
+    dashboard_command,
+    percentile,
+    private_stack,
+    process,
+    use_stack,
+    user_with_token,
+    wait_for,
+)
 
 EVENTS = 100
 EVENTS_PER_SECOND = 10
@@ -55,17 +62,10 @@ class Client:
 def owner_with_task(stack: Stack) -> tuple[str, Any]:
     """A user, their token, and the view of one running task of theirs."""
     from dashboard import crud, runtime
-    from dashboard.accounts import tokens, users
     from dashboard.models import TaskView
 
+    user, token = user_with_token("latency")
     with Session(runtime.engine(), expire_on_commit=False) as session:
-        user = users.register(
-            session,
-            email=f"bench{time.time_ns()}@example.com",
-            password="correct horse battery staple",
-        )
-        assert user.id is not None
-        token, _ = tokens.create(session, user_id=user.id, name="bench")
         row = crud.create_task(
             session,
             task_id=f"bench-{time.time_ns()}",
@@ -103,14 +103,11 @@ async def run_clients(port: int, token: str, view: Any, count: int) -> list[Clie
 
 
 def measure(work_dir: Path, client_counts: tuple[int, ...] = (100, 1000)) -> list[dict[str, Any]]:
-    from dashboard import runtime
     from dashboard.redisserver import free_port
 
     rows = []
     with private_stack(work_dir) as stack:
-        os.environ.update(stack.env())
-        get_settings.cache_clear()
-        runtime.reset_after_fork()  # handles made for an earlier stack point elsewhere
+        use_stack(stack)
         token, view = owner_with_task(stack)
         port = free_port()
         env = stack.env(PORT=str(port), HOST="127.0.0.1")

@@ -22,13 +22,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psutil
 import uvloop
 
 from bench import sseclient
 from bench.latency import HOST, owner_with_task
-from bench.stack import Stack, dashboard_command, private_stack, process, wait_for
-from bench.throughput import finished_count, use_stack
+from bench.stack import (
+    Stack,
+    dashboard_command,
+    private_stack,
+    process,
+    resident,
+    use_stack,
+    wait_for,
+)
+from bench.throughput import finished_count
 from dashboard.redisserver import free_port
 
 BASELINE = 1_000
@@ -57,17 +64,6 @@ class Follower:
                 self.received += message.event == "task"
         finally:
             writer.close()
-
-
-def resident(process: psutil.Process) -> int:
-    """The process and its children (a worker's pool), in bytes."""
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
-        try:
-            total += member.memory_info().rss
-        except psutil.NoSuchProcess:
-            continue  # a pool process replaced just now; its successor is counted next time
-    return total
 
 
 def submit(stack: Stack, owner: tuple[int, str], count: int, done_before: int) -> None:

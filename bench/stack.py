@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -84,3 +85,39 @@ def percentile(values: list[float], fraction: float) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def use_stack(stack: Stack, **extra: str) -> None:
+    """This process talks to the stack as its processes are configured: the environment."""
+    from dashboard import runtime
+    from dashboard.settings import get_settings
+
+    os.environ.update(stack.env(**extra))
+    get_settings.cache_clear()
+    runtime.reset_after_fork()  # handles made for an earlier stack point elsewhere
+
+
+def user_with_token(name: str) -> tuple[Any, str]:
+    """A new user of the stack in use, and a personal API token of theirs."""
+    from sqlmodel import Session
+
+    from dashboard import runtime
+    from dashboard.accounts import tokens, users
+
+    with Session(runtime.engine(), expire_on_commit=False) as session:
+        email = f"{name}{time.time_ns()}@example.com"
+        user = users.register(session, email=email, password="correct horse battery staple")
+        assert user.id is not None
+        token, _ = tokens.create(session, user_id=user.id, name="bench")
+    return user, token
+
+
+def resident(process: psutil.Process) -> int:
+    """The process and its children (a worker's pool), in bytes."""
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue  # a pool process replaced just now; its successor is counted next time
+    return total

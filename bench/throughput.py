@@ -8,7 +8,6 @@ what `POST /api/tasks/demo` does after parsing) and its worker records start, pr
 is final in SQL. Bare Celery's side is timed from the first `delay()` until every result is in.
 """
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -17,21 +16,20 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from bench.stack import Stack, dashboard_command, private_stack, process, wait_for
+from bench.stack import (
+    Stack,
+    dashboard_command,
+    private_stack,
+    process,
+    use_stack,
+    user_with_token,
+    wait_for,
+)
 from dashboard.models import FINAL_STATES, Task
 from dashboard.settings import get_settings
 
 GOAL_RATIO = 0.9
 CONCURRENCY = "2"
-
-
-def use_stack(stack: Stack) -> None:
-    """This process submits to the stack as its processes are configured: the environment."""
-    from dashboard import runtime
-
-    os.environ.update(stack.env(WORKER_CONCURRENCY=CONCURRENCY))
-    get_settings.cache_clear()
-    runtime.reset_after_fork()  # handles made for an earlier stack point elsewhere
 
 
 def dashboard_rate(stack: Stack, count: int, work_dir: Path) -> float:
@@ -41,12 +39,12 @@ def dashboard_rate(stack: Stack, count: int, work_dir: Path) -> float:
 
     settings = get_settings()
     engine, redis = runtime.engine(), runtime.redis()
-    owner_id, owner_email = _owner(engine)
+    owner, _ = user_with_token("throughput")  # tasks have an owner, as through the page
     task = NewTask(
         kind="demo",
         params={"seconds": 0, "should_fail": False},
-        owner_id=owner_id,
-        owner_email=owner_email,
+        owner_id=owner.id,
+        owner_email=owner.email,
     )
     worker_log = work_dir / "dashboard-worker.log"
     with process(
@@ -64,16 +62,6 @@ def dashboard_rate(stack: Stack, count: int, work_dir: Path) -> float:
             )
         wait_for(lambda: finished_count(engine) >= count, f"{count} dashboard tasks", 600)
         return count / (time.perf_counter() - started)
-
-
-def _owner(engine: Any) -> tuple[int, str]:
-    """Tasks are started by a user, as through the page or the API."""
-    from dashboard.accounts import users
-
-    with Session(engine, expire_on_commit=False) as session:
-        user = users.register(session, email="bench@example.com", password="bench password")
-    assert user.id is not None
-    return user.id, user.email
 
 
 def finished_count(engine: Any) -> int:
@@ -109,7 +97,7 @@ def bare_rate(stack: Stack, count: int, work_dir: Path) -> float:
 
 def measure(work_dir: Path, count: int) -> dict[str, Any]:
     with private_stack(work_dir) as stack:
-        use_stack(stack)
+        use_stack(stack, WORKER_CONCURRENCY=CONCURRENCY)
         bare = bare_rate(stack, count, work_dir)
         ours = dashboard_rate(stack, count, work_dir)
     ratio = ours / bare

@@ -94,4 +94,4 @@ def retry(services: Services, row: Task) -> TaskView:
 def _owner_email(services: Services, row: Task) -> str | None:
     """The owner's address for the events' owner column, whoever acts on the task."""
     with Session(services.engine) as session:
-        return users.emails_by_id(session, user_ids=[row.owner_id]).get(row.owner_id or 0)
+        return users.email_of(session, user_id=row.owner_id)
