@@ -17,6 +17,7 @@ from dashboard import reaper
 from dashboard.bodylimit import BodySizeLimit
 from dashboard.db import make_engine
 from dashboard.errors import install_error_handlers
+from dashboard.eventresponse import goodbye_on_shutdown
 from dashboard.fleetwatcher import FleetWatcher
 from dashboard.hub import EventHub
 from dashboard.rendering import make_templates
@@ -69,6 +70,8 @@ def build_services(settings: Settings) -> Services:
 
 
 GC_THRESHOLDS = (10_000, 10, 10)
+# Streams that have been sent nothing for this long get a comment line, for proxies' sake.
+KEEP_ALIVE_SECONDS = 15
 
 
 @contextlib.asynccontextmanager
@@ -76,6 +79,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     services: Services = app.state.services
     background = [
         asyncio.create_task(services.hub.run(), name="event-log-reader"),
+        asyncio.create_task(services.hub.keep_alive(KEEP_ALIVE_SECONDS), name="stream-keep-alive"),
+        asyncio.create_task(goodbye_on_shutdown(services.hub), name="stream-goodbye"),
         asyncio.create_task(services.sampler.run(), name="host-sampler"),
         asyncio.create_task(services.fleet.run(), name="fleet-watcher"),
         asyncio.create_task(

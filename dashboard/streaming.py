@@ -7,12 +7,9 @@ with no duplicates: the subscription starts before the replay, and queued events
 already covered are skipped by id.
 """
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-import anyio
 from fastapi.templating import Jinja2Templates
 from sse_starlette import ServerSentEvent
 
@@ -20,7 +17,14 @@ from dashboard import events, metrics
 from dashboard.events import Audience, Event, EventType
 from dashboard.fleet import Fleet
 from dashboard.hoststats import HostSnapshot
-from dashboard.hub import EventHub, Outgoing, ServerClosing, SubscriberOverflow, Subscription
+from dashboard.hub import (
+    ClientGone,
+    EventHub,
+    Outgoing,
+    ServerClosing,
+    SubscriberOverflow,
+    Subscription,
+)
 from dashboard.models import TaskView
 from dashboard.rendering import render
 
@@ -82,16 +86,16 @@ class _Position:
 
 async def event_stream(
     hub: EventHub,
+    subscription: Subscription,
     *,
     format_name: str,
-    audience: Audience,
     resume_from: str | None,
     snapshot: Snapshot,
-    closing: anyio.Event | None = None,
 ) -> AsyncIterator[Chunk]:
-    """`closing` is set when the server shuts down: the stream then says goodbye and ends."""
-    # Subscribing first means nothing published during the opening can fall between the two.
-    with hub.subscribe(audience) as subscription, _closed_when(closing, subscription):
+    """`subscription` is the connection's, taken before the stream starts: nothing published
+    during the opening can fall between the two. The stream ends it."""
+    audience = subscription.audience
+    with subscription:
         position = _Position(hub.position)
         if resume_from and await events.can_resume_from(hub.redis, resume_from):
             position.entry_id = resume_from
@@ -131,6 +135,9 @@ async def _live(
     try:
         while True:
             outgoing = await subscription.next()
+            if isinstance(outgoing, bytes):
+                yield outgoing  # a keep-alive
+                continue
             if position.covers(outgoing.event.id):
                 continue
             for message in _messages(outgoing, format_name, subscription.audience):
@@ -140,24 +147,10 @@ async def _live(
             metrics.observe_delivery(outgoing.event.id)
     except SubscriberOverflow:
         return  # the client reconnects and resumes from its last event id
+    except ClientGone:
+        return
     except ServerClosing:
         yield GOODBYE
-
-
-@contextmanager
-def _closed_when(closing: anyio.Event | None, subscription: Subscription) -> Iterator[None]:
-    """Closes the subscription once `closing` is set (one idle task per stream)."""
-
-    async def watch(event: anyio.Event) -> None:
-        await event.wait()
-        subscription.close()
-
-    watcher = asyncio.create_task(watch(closing)) if closing is not None else None
-    try:
-        yield
-    finally:
-        if watcher is not None:
-            watcher.cancel()
 
 
 async def _replay(hub: EventHub, after_id: str, audience: Audience) -> AsyncIterator[Event]:

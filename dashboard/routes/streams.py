@@ -5,15 +5,14 @@ dependencies, which would be closed before a long-lived stream ends.
 """
 
 import asyncio
-import random
 
-import anyio
 from fastapi import APIRouter, Request
 from sqlmodel import Session
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import ServerSentEvent
 
 from dashboard import crud
 from dashboard.deps import LOGGED_IN, AudienceDep, ResumeIdDep, ServicesDep
+from dashboard.eventresponse import EventStreamResponse
 from dashboard.events import Audience
 from dashboard.finishedfilter import FinishedFilter
 from dashboard.models import FINAL_STATES
@@ -24,13 +23,8 @@ from dashboard.streaming import HTML, JSON, event_stream
 from dashboard.taskviews import views_of
 
 router = APIRouter(tags=["events"], dependencies=LOGGED_IN)
-PING_SECONDS = 15
-# Streams opened together (a thousand browsers back after a restart) would otherwise all be
-# pinged in the same instant, every time: each stream's interval is drawn once, a little apart.
-PING_SPREAD_SECONDS = 5
 # A client that does not take a message within this long is dropped, not waited for.
 SEND_TIMEOUT_SECONDS = 10
-GOODBYE_SECONDS = 2.0
 
 
 def _html_snapshot(services: Services, audience: Audience) -> list[ServerSentEvent]:
@@ -73,42 +67,36 @@ def _json_snapshot(services: Services, audience: Audience) -> list[ServerSentEve
 
 def _response(
     services: Services, format_name: str, audience: Audience, resume: str | None
-) -> EventSourceResponse:
+) -> EventStreamResponse:
     snapshot = _html_snapshot if format_name == HTML else _json_snapshot
 
     async def take_snapshot() -> list[ServerSentEvent]:
         return await asyncio.to_thread(snapshot, services, audience)
 
-    closing = anyio.Event()  # set by sse-starlette when the server shuts down
+    subscription = services.hub.subscribe(audience)
     stream = event_stream(
         services.hub,
+        subscription,
         format_name=format_name,
-        audience=audience,
         resume_from=resume,
         snapshot=take_snapshot,
-        closing=closing,
     )
-    return EventSourceResponse(
-        stream,
-        ping=PING_SECONDS + random.randint(0, PING_SPREAD_SECONDS),
-        send_timeout=SEND_TIMEOUT_SECONDS,
-        shutdown_event=closing,
-        # Time to send the goodbye; well inside uvicorn's graceful shutdown (WEB_GRACEFUL_SECONDS).
-        shutdown_grace_period=GOODBYE_SECONDS,
+    return EventStreamResponse(
+        stream, hang_up=subscription.hang_up, send_timeout=SEND_TIMEOUT_SECONDS
     )
 
 
 @router.get("/events", include_in_schema=False)
 def page_events(
     request: Request, services: ServicesDep, audience: AudienceDep, resume: ResumeIdDep
-) -> EventSourceResponse:
+) -> EventStreamResponse:
     return _response(services, HTML, audience, resume)
 
 
 @router.get("/api/events")
 def api_events(
     services: ServicesDep, audience: AudienceDep, resume: ResumeIdDep
-) -> EventSourceResponse:
+) -> EventStreamResponse:
     """Server-sent events of my tasks: `task` (a task's view, JSON), `host` (host gauges) and
     `fleet` (every worker, as `GET /api/workers` answers).
 

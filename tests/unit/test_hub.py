@@ -7,7 +7,7 @@ from sse_starlette import ServerSentEvent
 
 from dashboard import hub as hub_module
 from dashboard.events import Audience, Event, EventType
-from dashboard.hub import EventHub, ServerClosing, SubscriberOverflow
+from dashboard.hub import KEEP_ALIVE, ClientGone, EventHub, ServerClosing, SubscriberOverflow
 from tests import aio
 
 
@@ -105,3 +105,57 @@ def test_closing_wakes_a_waiting_stream_and_ends_it() -> None:
                 await subscription.next()
 
     aio.run(scenario())
+
+
+def test_a_client_hanging_up_ends_its_wait_and_is_forgotten() -> None:
+    hub = make_hub([])
+
+    async def scenario() -> None:
+        subscription = hub.subscribe(ANYONE)
+        waiting = asyncio.create_task(subscription.next())
+        await asyncio.sleep(0)
+        subscription.hang_up()
+        with pytest.raises(ClientGone):
+            await waiting
+
+    aio.run(scenario())
+    assert hub.connection_count == 0
+
+
+def test_closing_the_hub_closes_every_stream_and_every_later_one() -> None:
+    hub = make_hub([])
+
+    async def scenario() -> None:
+        with hub.subscribe(ANYONE) as before:
+            hub.close_all()
+            with pytest.raises(ServerClosing):
+                await before.next()
+            with hub.subscribe(ANYONE) as after, pytest.raises(ServerClosing):
+                await after.next()
+
+    aio.run(scenario())
+
+
+def test_idle_streams_get_a_keep_alive_but_not_while_samples_flow() -> None:
+    hub = make_hub([])
+
+    async def scenario() -> tuple[list[object], list[object]]:
+        with hub.subscribe(Audience(1)) as idle:
+            keeping = asyncio.create_task(hub.keep_alive(0.2))
+            await asyncio.sleep(0.3)
+            first = []
+            while idle._pending:
+                first.append(await idle.next())
+            # Host samples go to everyone: while they flow, no keep-alive is needed.
+            for _ in range(6):
+                hub.publish(Event(type=EventType.HOST, data={}, public=True))
+                await asyncio.sleep(0.05)
+            flowing = []
+            while idle._pending:
+                flowing.append(await idle.next())
+            keeping.cancel()
+        return first, flowing
+
+    first, flowing = aio.run(scenario())
+    assert first == [KEEP_ALIVE]
+    assert len(flowing) == 6 and KEEP_ALIVE not in flowing

@@ -1,0 +1,149 @@
+"""The lean event-stream response, driven through ASGI's receive and send: a client that hangs
+up, a client that takes nothing, HEAD, and a stream that ends (real uvicorn streams are in the
+integration tests)."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sse_starlette import ServerSentEvent
+from sse_starlette.sse import SendTimeoutError
+
+from dashboard.eventresponse import EventStreamResponse
+from dashboard.events import Audience, Event, EventType
+from dashboard.hub import EventHub
+from dashboard.streaming import JSON, event_stream, format_json
+from tests.aio import run
+
+ALICE = Audience(user_id=1)
+
+
+def make_hub() -> EventHub:
+    return EventHub(redis=None, formatters={JSON: format_json})  # type: ignore[arg-type]
+
+
+async def no_snapshot() -> list[ServerSentEvent]:
+    return [ServerSentEvent(data="{}", event="ready")]
+
+
+class Client:
+    """The ASGI side of one connection: what was sent, and a hang-up to trigger."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.gone = asyncio.Event()
+        self.got_body = asyncio.Event()
+
+    async def receive(self) -> dict[str, Any]:
+        await self.gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+        if message.get("body"):
+            self.got_body.set()
+
+    def body(self) -> bytes:
+        return b"".join(message.get("body", b"") for message in self.sent)
+
+
+def scope(method: str = "GET") -> dict[str, Any]:
+    return {"type": "http", "method": method, "path": "/api/events", "headers": []}
+
+
+def stream_response(hub: EventHub, send_timeout: float = 5) -> EventStreamResponse:
+    subscription = hub.subscribe(ALICE)
+    stream = event_stream(
+        hub, subscription, format_name=JSON, resume_from=None, snapshot=no_snapshot
+    )
+    return EventStreamResponse(stream, hang_up=subscription.hang_up, send_timeout=send_timeout)
+
+
+def test_a_client_that_hangs_up_ends_its_stream_and_is_forgotten() -> None:
+    hub = make_hub()
+    client = Client()
+
+    async def scenario() -> None:
+        response = stream_response(hub)
+        serving = asyncio.create_task(response(scope(), client.receive, client.send))
+        await asyncio.wait_for(client.got_body.wait(), 5)
+        hub.publish(Event(type=EventType.TASK, data={"n": 1}, owner_id=1, id="1-0"))
+        await asyncio.sleep(0.01)
+        client.gone.set()
+        await asyncio.wait_for(serving, 5)  # ends by itself, no cancellation needed
+
+    run(scenario())
+    assert b"event: ready" in client.body() and b'data: {"n": 1}' in client.body()
+    assert hub.connection_count == 0
+
+
+def test_a_client_that_takes_nothing_is_dropped_after_the_send_timeout() -> None:
+    hub = make_hub()
+    cleaned_up: list[bool] = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield b"data: x\r\n\r\n"
+        finally:
+            cleaned_up.append(True)
+
+    async def stuck_send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            await asyncio.sleep(60)  # a client whose socket buffer is full
+
+    async def scenario() -> None:
+        subscription = hub.subscribe(ALICE)
+        response = EventStreamResponse(endless(), hang_up=subscription.hang_up, send_timeout=0.2)
+        with pytest.raises(SendTimeoutError):
+            await asyncio.wait_for(response(scope(), Client().receive, stuck_send), 5)
+
+    run(scenario())
+    assert cleaned_up == [True]
+    assert hub.connection_count == 0
+
+
+def test_head_answers_headers_only_and_releases_the_subscription() -> None:
+    hub = make_hub()
+    client = Client()
+    started: list[bool] = []
+
+    async def never_started() -> AsyncIterator[bytes]:
+        started.append(True)
+        yield b""
+
+    async def scenario() -> None:
+        subscription = hub.subscribe(ALICE)
+        response = EventStreamResponse(
+            never_started(), hang_up=subscription.hang_up, send_timeout=5
+        )
+        await asyncio.wait_for(response(scope("HEAD"), client.receive, client.send), 5)
+
+    run(scenario())
+    assert [message["type"] for message in client.sent] == [
+        "http.response.start",
+        "http.response.body",
+    ]
+    assert client.body() == b"" and started == [] and hub.connection_count == 0
+
+
+def test_a_stream_that_ends_completes_the_response() -> None:
+    hub = make_hub()
+    client = Client()
+
+    async def two_messages() -> AsyncIterator[bytes]:
+        yield b"data: 1\r\n\r\n"
+        yield b"data: 2\r\n\r\n"
+
+    async def scenario() -> None:
+        subscription = hub.subscribe(ALICE)
+        response = EventStreamResponse(two_messages(), hang_up=subscription.hang_up, send_timeout=5)
+        await asyncio.wait_for(response(scope(), client.receive, client.send), 5)
+
+    run(scenario())
+    assert client.body() == b"data: 1\r\n\r\ndata: 2\r\n\r\n"
+    assert client.sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert client.sent[0]["status"] == 200
+    assert (b"content-type", b"text/event-stream; charset=utf-8") in client.sent[0]["headers"]
+    assert hub.connection_count == 0
