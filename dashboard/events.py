@@ -56,9 +56,7 @@ class Event:
 
 
 def append_event(redis: Redis, event: Event, *, max_length: int) -> str:
-    fields = _fields(event)
-    entry_id: Any = redis.xadd(STREAM_KEY, fields, maxlen=max_length, approximate=True)  # type: ignore[arg-type]
-    return _text(entry_id)
+    return _text(_xadd(redis, event, max_length))
 
 
 def append_task(redis: Redis, view: TaskView, *, max_length: int) -> str:
@@ -68,8 +66,13 @@ def append_task(redis: Redis, view: TaskView, *, max_length: int) -> str:
 
 def add_task(pipe: Pipeline, view: TaskView, *, max_length: int) -> None:
     """Queues the append of a task's view on a pipeline the caller executes."""
-    fields = _fields(_task_event(view))
-    pipe.xadd(STREAM_KEY, fields, maxlen=max_length, approximate=True)  # type: ignore[arg-type]
+    _xadd(pipe, _task_event(view), max_length)
+
+
+def _xadd(client: Redis | Pipeline, event: Event, max_length: int) -> Any:
+    """The entry's id from a client; from a pipeline, the pipeline (the id comes on execute)."""
+    fields = _fields(event)
+    return client.xadd(STREAM_KEY, fields, maxlen=max_length, approximate=True)  # type: ignore[arg-type]
 
 
 def _task_event(view: TaskView) -> Event:

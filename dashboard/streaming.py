@@ -93,23 +93,22 @@ async def event_stream(
     snapshot: Snapshot,
 ) -> AsyncIterator[Chunk]:
     """`subscription` is the connection's, taken before the stream starts: nothing published
-    during the opening can fall between the two. The stream ends it."""
+    during the opening can fall between the two. Its response ends it (`hang_up`)."""
     audience = subscription.audience
-    with subscription:
-        position = _Position(hub.position)
-        if resume_from and await events.can_resume_from(hub.redis, resume_from):
-            position.entry_id = resume_from
-            async for event in _replay(hub, resume_from, audience):
-                position.entry_id = event.id or position.entry_id
-                for missed in _messages(Outgoing(event, hub.formatters), format_name, audience):
-                    yield missed
-        else:
-            for opening in _resumable(await snapshot(), position.entry_id):
-                yield opening
-        for latest in list(hub.latest.values()):
-            yield latest.encoded(format_name)
-        async for chunk in _live(subscription, position, format_name):
-            yield chunk
+    position = _Position(hub.position)
+    if resume_from and await events.can_resume_from(hub.redis, resume_from):
+        position.entry_id = resume_from
+        async for event in _replay(hub, resume_from, audience):
+            position.entry_id = event.id or position.entry_id
+            for missed in _messages(Outgoing(event, hub.formatters), format_name, audience):
+                yield missed
+    else:
+        for opening in _resumable(await snapshot(), position.entry_id):
+            yield opening
+    for latest in list(hub.latest.values()):
+        yield latest.encoded(format_name)
+    async for chunk in _live(subscription, position, format_name):
+        yield chunk
 
 
 def _resumable(messages: list[ServerSentEvent], entry_id: str) -> list[ServerSentEvent]:

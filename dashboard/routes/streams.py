@@ -87,14 +87,14 @@ def _response(
 
 
 @router.get("/events", include_in_schema=False)
-def page_events(
+async def page_events(
     request: Request, services: ServicesDep, audience: AudienceDep, resume: ResumeIdDep
 ) -> EventStreamResponse:
     return _response(services, HTML, audience, resume)
 
 
 @router.get("/api/events")
-def api_events(
+async def api_events(
     services: ServicesDep, audience: AudienceDep, resume: ResumeIdDep
 ) -> EventStreamResponse:
     """Server-sent events of my tasks: `task` (a task's view, JSON), `host` (host gauges) and
