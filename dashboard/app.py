@@ -12,13 +12,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+from starlette.types import ASGIApp
 
 from dashboard import reaper
 from dashboard.bodylimit import BodySizeLimit
 from dashboard.db import make_engine
 from dashboard.errors import install_error_handlers
-from dashboard.eventresponse import goodbye_on_shutdown
+from dashboard.eventresponse import SendWatch, goodbye_on_shutdown
 from dashboard.fleetwatcher import FleetWatcher
+from dashboard.handover import StreamHandover
 from dashboard.hub import EventHub
 from dashboard.rendering import make_templates
 from dashboard.routes import (
@@ -45,6 +47,13 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 log = logging.getLogger(__name__)
 
 
+GC_THRESHOLDS = (10_000, 10, 10)
+# Streams that have been sent nothing for this long get a comment line, for proxies' sake.
+KEEP_ALIVE_SECONDS = 15
+# A stream whose client takes nothing for this long is dropped, not waited for.
+SEND_TIMEOUT_SECONDS = 10
+
+
 def build_services(settings: Settings) -> Services:
     configure_now(celery_app)
     templates = make_templates()
@@ -66,12 +75,8 @@ def build_services(settings: Settings) -> Services:
         hub=hub,
         sampler=HostSampler(hub.publish),
         fleet=FleetWatcher(redis, hub.publish),
+        send_watch=SendWatch(timeout=SEND_TIMEOUT_SECONDS),
     )
-
-
-GC_THRESHOLDS = (10_000, 10, 10)
-# Streams that have been sent nothing for this long get a comment line, for proxies' sake.
-KEEP_ALIVE_SECONDS = 15
 
 
 @contextlib.asynccontextmanager
@@ -81,6 +86,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         asyncio.create_task(services.hub.run(), name="event-log-reader"),
         asyncio.create_task(services.hub.keep_alive(KEEP_ALIVE_SECONDS), name="stream-keep-alive"),
         asyncio.create_task(goodbye_on_shutdown(services.hub), name="stream-goodbye"),
+        asyncio.create_task(services.send_watch.run(), name="stream-send-watch"),
         asyncio.create_task(services.sampler.run(), name="host-sampler"),
         asyncio.create_task(services.fleet.run(), name="fleet-watcher"),
         asyncio.create_task(
@@ -128,9 +134,17 @@ def _freeze_what_lives_forever() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+class DashboardApp(FastAPI):
+    """FastAPI, with event streams handed out of its layers once they have started
+    (dashboard.handover)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return StreamHandover(super().build_middleware_stack())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(
+    app = DashboardApp(
         title="dashboard",
         summary="Live operations page for background work: tasks, host gauges and progress.",
         lifespan=lifespan,

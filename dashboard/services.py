@@ -8,6 +8,7 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import Engine
 
+from dashboard.eventresponse import SendWatch
 from dashboard.fleetwatcher import FleetWatcher
 from dashboard.hub import EventHub
 from dashboard.sampler import HostSampler
@@ -25,3 +26,4 @@ class Services:
     hub: EventHub
     sampler: HostSampler
     fleet: FleetWatcher
+    send_watch: SendWatch

@@ -23,8 +23,6 @@ from dashboard.streaming import HTML, JSON, event_stream
 from dashboard.taskviews import views_of
 
 router = APIRouter(tags=["events"], dependencies=LOGGED_IN)
-# A client that does not take a message within this long is dropped, not waited for.
-SEND_TIMEOUT_SECONDS = 10
 
 
 def _html_snapshot(services: Services, audience: Audience) -> list[ServerSentEvent]:
@@ -81,9 +79,7 @@ def _response(
         resume_from=resume,
         snapshot=take_snapshot,
     )
-    return EventStreamResponse(
-        stream, hang_up=subscription.hang_up, send_timeout=SEND_TIMEOUT_SECONDS
-    )
+    return EventStreamResponse(stream, hang_up=subscription.hang_up, watch=services.send_watch)
 
 
 @router.get("/events", include_in_schema=False)

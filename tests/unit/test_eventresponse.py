@@ -10,7 +10,7 @@ import pytest
 from sse_starlette import ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
 
-from dashboard.eventresponse import EventStreamResponse
+from dashboard.eventresponse import EventStreamResponse, SendWatch
 from dashboard.events import Audience, Event, EventType
 from dashboard.hub import EventHub
 from dashboard.streaming import JSON, event_stream, format_json
@@ -52,12 +52,12 @@ def scope(method: str = "GET") -> dict[str, Any]:
     return {"type": "http", "method": method, "path": "/api/events", "headers": []}
 
 
-def stream_response(hub: EventHub, send_timeout: float = 5) -> EventStreamResponse:
+def stream_response(hub: EventHub) -> EventStreamResponse:
     subscription = hub.subscribe(ALICE)
     stream = event_stream(
         hub, subscription, format_name=JSON, resume_from=None, snapshot=no_snapshot
     )
-    return EventStreamResponse(stream, hang_up=subscription.hang_up, send_timeout=send_timeout)
+    return EventStreamResponse(stream, hang_up=subscription.hang_up, watch=SendWatch(5))
 
 
 def test_a_client_that_hangs_up_ends_its_stream_and_is_forgotten() -> None:
@@ -95,12 +95,42 @@ def test_a_client_that_takes_nothing_is_dropped_after_the_send_timeout() -> None
 
     async def scenario() -> None:
         subscription = hub.subscribe(ALICE)
-        response = EventStreamResponse(endless(), hang_up=subscription.hang_up, send_timeout=0.2)
+        watch = SendWatch(timeout=0.2)
+        watching = asyncio.create_task(watch.run(interval=0.05))
+        response = EventStreamResponse(endless(), hang_up=subscription.hang_up, watch=watch)
         with pytest.raises(SendTimeoutError):
             await asyncio.wait_for(response(scope(), Client().receive, stuck_send), 5)
+        watching.cancel()
 
     run(scenario())
     assert cleaned_up == [True]
+    assert hub.connection_count == 0
+
+
+def test_a_slow_client_that_keeps_taking_is_not_dropped() -> None:
+    """Only one send that waits the whole timeout drops a stream, not a slow stream as such."""
+    hub = make_hub()
+    client = Client()
+
+    async def five_messages() -> AsyncIterator[bytes]:
+        for number in range(5):
+            yield f"data: {number}\r\n\r\n".encode()
+
+    async def slow_send(message: dict[str, Any]) -> None:
+        await asyncio.sleep(0.1)  # each send takes half the timeout; all five, more than it
+        await client.send(message)
+
+    async def scenario() -> None:
+        subscription = hub.subscribe(ALICE)
+        watch = SendWatch(timeout=0.2)
+        watching = asyncio.create_task(watch.run(interval=0.02))
+        response = EventStreamResponse(five_messages(), hang_up=subscription.hang_up, watch=watch)
+        await asyncio.wait_for(response(scope(), client.receive, slow_send), 5)
+        watching.cancel()
+        assert not watch.watching()
+
+    run(scenario())
+    assert client.body() == b"".join(f"data: {n}\r\n\r\n".encode() for n in range(5))
     assert hub.connection_count == 0
 
 
@@ -116,7 +146,7 @@ def test_head_answers_headers_only_and_releases_the_subscription() -> None:
     async def scenario() -> None:
         subscription = hub.subscribe(ALICE)
         response = EventStreamResponse(
-            never_started(), hang_up=subscription.hang_up, send_timeout=5
+            never_started(), hang_up=subscription.hang_up, watch=SendWatch(5)
         )
         await asyncio.wait_for(response(scope("HEAD"), client.receive, client.send), 5)
 
@@ -138,7 +168,9 @@ def test_a_stream_that_ends_completes_the_response() -> None:
 
     async def scenario() -> None:
         subscription = hub.subscribe(ALICE)
-        response = EventStreamResponse(two_messages(), hang_up=subscription.hang_up, send_timeout=5)
+        response = EventStreamResponse(
+            two_messages(), hang_up=subscription.hang_up, watch=SendWatch(5)
+        )
         await asyncio.wait_for(response(scope(), client.receive, client.send), 5)
 
     run(scenario())
