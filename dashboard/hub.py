@@ -87,7 +87,7 @@ class Subscription:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._on_end(self)
+        self.hang_up()
 
     def offer(self, outgoing: Outgoing) -> None:
         if outgoing.event.visible_to(self.audience):

@@ -7,57 +7,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sse_starlette import ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
 
 from dashboard.eventresponse import EventStreamResponse, SendWatch
-from dashboard.events import Audience, Event, EventType
-from dashboard.hub import EventHub
-from dashboard.streaming import JSON, event_stream, format_json
+from dashboard.events import Event, EventType
 from tests.aio import run
-
-ALICE = Audience(user_id=1)
-
-
-def make_hub() -> EventHub:
-    return EventHub(redis=None, formatters={JSON: format_json})  # type: ignore[arg-type]
-
-
-async def no_snapshot() -> list[ServerSentEvent]:
-    return [ServerSentEvent(data="{}", event="ready")]
-
-
-class Client:
-    """The ASGI side of one connection: what was sent, and a hang-up to trigger."""
-
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-        self.gone = asyncio.Event()
-        self.got_body = asyncio.Event()
-
-    async def receive(self) -> dict[str, Any]:
-        await self.gone.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(self, message: dict[str, Any]) -> None:
-        self.sent.append(message)
-        if message.get("body"):
-            self.got_body.set()
-
-    def body(self) -> bytes:
-        return b"".join(message.get("body", b"") for message in self.sent)
-
-
-def scope(method: str = "GET") -> dict[str, Any]:
-    return {"type": "http", "method": method, "path": "/api/events", "headers": []}
-
-
-def stream_response(hub: EventHub) -> EventStreamResponse:
-    subscription = hub.subscribe(ALICE)
-    stream = event_stream(
-        hub, subscription, format_name=JSON, resume_from=None, snapshot=no_snapshot
-    )
-    return EventStreamResponse(stream, hang_up=subscription.hang_up, watch=SendWatch(5))
+from tests.streamdoubles import ALICE, Client, make_hub, scope, stream_response
 
 
 def test_a_client_that_hangs_up_ends_its_stream_and_is_forgotten() -> None:
