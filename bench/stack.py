@@ -24,6 +24,7 @@ class Stack:
     redis_url: str
     database_url: str
     state_dir: Path
+    redis_pid: int | None = None
 
     def env(self, **extra: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if k not in {"CELERY_BROKER_URL", "SMTP_URL"}}
@@ -45,7 +46,7 @@ def private_stack(work_dir: Path) -> Iterator[Stack]:
     database_url = f"sqlite:///{work_dir / 'dashboard.db'}"
     migrate.upgrade(database_url)
     try:
-        yield Stack(redis.url, database_url, work_dir / "state")
+        yield Stack(redis.url, database_url, work_dir / "state", redis.pid)
     finally:
         redis.stop()
 

@@ -3,13 +3,12 @@
 import base64
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Engine, func, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from dashboard import tasksearch
+from dashboard import tasksearch, taskwrites
 from dashboard.models import (
     ACTIVE_STATES,
     FILE_KINDS,
@@ -42,9 +41,7 @@ def create_task(
         notify_email=notify_email,
         retry_of=retry_of,
     )
-    session.add(task)
-    session.commit()  # every column's value was set here: nothing to read back
-    return task
+    return taskwrites.insert(session, task)
 
 
 def get_task(session: Session, *, task_id: str) -> Task | None:
@@ -65,18 +62,16 @@ def mark_started(
 ) -> Task | None:
     """Records a start and returns the row; None when the task is not to start: it has ended
     already (a late redelivery), or it has been started `max_attempts` times."""
-    now = utcnow()
-    values = {"state": TaskState.STARTED, "started_at": now, "worker": worker}
-    insert_values = {"id": task_id, "kind": kind, "params": params, "queued_at": now}
-    condition: Any = col(Task.state).in_(ACTIVE_STATES)
-    if max_attempts is not None:
-        condition = condition & (col(Task.attempts) < max_attempts)
-    return _upsert(
-        session,
-        insert={**insert_values, **values, "attempts": 1},
-        update={**values, "attempts": col(Task.attempts) + 1},
-        where=condition,
-    )
+    values = {
+        "id": task_id,
+        "kind": kind,
+        "params": params,
+        "state": TaskState.STARTED,
+        "now": utcnow(),
+        "worker": worker,
+        "max_attempts": max_attempts,
+    }
+    return taskwrites.upsert_started(session, values, limited=max_attempts is not None)
 
 
 def record_final(
@@ -94,14 +89,16 @@ def record_final(
     The first final state wins: a task cancelled (REVOKED) while it ran stays cancelled when
     it finishes after all. Returns the row, or None when the task had already ended.
     """
-    now = utcnow()
-    values = {"state": state, "result": result, "error": error, "finished_at": now}
-    return _upsert(
-        session,
-        insert={"id": task_id, "kind": kind, "params": params, "queued_at": now, **values},
-        update=values,
-        where=col(Task.state).in_(ACTIVE_STATES),
-    )
+    values = {
+        "id": task_id,
+        "kind": kind,
+        "params": params,
+        "state": state,
+        "result": result,
+        "error": error,
+        "now": utcnow(),
+    }
+    return taskwrites.upsert_final(session, values)
 
 
 def close_if_active(
@@ -118,23 +115,6 @@ def close_if_active(
     changed = session.exec(statement).rowcount
     session.commit()
     return get_task(session, task_id=task_id) if changed else None
-
-
-def _upsert(
-    session: Session, *, insert: dict[str, Any], update: dict[str, Any], where: Any
-) -> Task | None:
-    """Inserts the row, or updates it where `where` holds; returns the row as written, or
-    None when the condition kept it as it was. One statement (RETURNING), no read after."""
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(Task).values(**insert)
-    statement = statement.on_conflict_do_update(index_elements=["id"], set_=update, where=where)
-    # RETURNING, not rowcount: PostgreSQL's driver counts a conflict whose update was skipped.
-    returning = statement.returning(Task)
-    result = session.exec(returning, execution_options={"populate_existing": True})
-    row = result.scalar_one_or_none()
-    session.commit()
-    return cast(Task | None, row)
 
 
 def list_active(session: Session, *, owner_id: int | None, limit: int = 500) -> list[Task]:

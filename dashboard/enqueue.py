@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dashboard import crud, logcontext, metrics
-from dashboard.events import append_task
+from dashboard.events import add_task, append_task
 from dashboard.models import TaskState, TaskView
 from dashboard.taskrequest import OWNER_HEADER
 
@@ -47,9 +47,8 @@ def enqueue(
     task_id = str(uuid.uuid4())
     with logcontext.about_task(task_id, new_task.owner_id):
         view = _insert(engine, task_id, new_task)
-        metrics.count_submitted(redis, new_task.kind)
         try:
-            append_task(redis, view, max_length=event_log_length)
+            _announce(redis, view, event_log_length)
             celery_app.send_task(
                 f"dashboard.{new_task.kind}",
                 kwargs=new_task.params,
@@ -62,6 +61,14 @@ def enqueue(
             raise BrokerUnavailable(f"the task queue is unreachable: {error}") from error
         log.info("%s task %s queued with %s", new_task.kind, task_id, new_task.params)
     return view
+
+
+def _announce(redis: Redis, view: TaskView, event_log_length: int) -> None:
+    """The event and the count for /metrics, in one round trip."""
+    with redis.pipeline(transaction=False) as pipe:
+        metrics.add_submitted(pipe, view.kind)
+        add_task(pipe, view, max_length=event_log_length)
+        pipe.execute()
 
 
 def _insert(engine: Engine, task_id: str, new_task: NewTask) -> TaskView:

@@ -58,11 +58,9 @@ def bucket_of(seconds: float) -> float:
     return next(bound for bound in RUNTIME_BUCKETS if seconds <= bound)
 
 
-def count_submitted(redis: Redis, kind: str) -> None:
-    try:
-        redis.hincrby(SUBMITTED_KEY, kind, 1)
-    except REDIS_FAILURES as error:
-        log.warning("task submission not counted: %s", error)
+def add_submitted(pipe: Pipeline, kind: str) -> None:
+    """Queues the count of a submission on a pipeline the caller executes (with its event)."""
+    pipe.hincrby(SUBMITTED_KEY, kind, 1)
 
 
 def count_ending(redis: Redis, view: TaskView) -> None:

@@ -76,7 +76,9 @@ def test_what_was_counted_is_what_is_exported(redis: Redis) -> None:
         finished_at=started + timedelta(seconds=3),
         runtime_seconds=3,
     )
-    metrics.count_submitted(redis, "demo")
+    with redis.pipeline() as pipe:
+        metrics.add_submitted(pipe, "demo")
+        pipe.execute()
     metrics.count_ending(redis, view)
     samples = scrape(collectors.TaskFigures(redis))
     assert value(samples, "dashboard_tasks_submitted_total", kind="demo") == 1

@@ -47,6 +47,23 @@ def test_start_then_final_updates_one_row(session: Session) -> None:
     assert rows[0].finished_at is not None and rows[0].started_at is not None
 
 
+def test_each_write_returns_the_row_as_stored(engine: Engine, session: Session) -> None:
+    """The writes build their rows from RETURNING (dashboard/taskwrites.py): the same values,
+    JSON as dicts and times in UTC, as a fresh read of the row gives."""
+    new_task(session)
+    started = crud.mark_started(session, task_id="t-1", kind="demo", params={}, worker="w@h")
+    ended = crud.record_final(
+        session, task_id="t-1", kind="demo", params={}, state=TaskState.SUCCESS, result={"v": 2}
+    )
+    assert started is not None and ended is not None
+    with Session(engine) as fresh:
+        stored = fresh.get(Task, "t-1")
+        assert stored is not None and stored.model_dump() == ended.model_dump()
+    assert ended.params == {"seconds": 1} and ended.result == {"v": 2}
+    assert ended.started_at == started.started_at and ended.worker == "w@h"
+    assert ended.finished_at is not None and ended.finished_at.tzinfo is not None
+
+
 def test_a_second_start_counts_attempts(session: Session) -> None:
     new_task(session)
     for _ in range(2):

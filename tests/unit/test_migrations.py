@@ -1,5 +1,5 @@
-"""Migration 0004 on SQLite: the FTS5 trigram table exists, indexes the rows already there, and
-its triggers keep it in step with every insert, update (upserts too) and delete.
+"""Migrations 0004 and 0005 on SQLite: the FTS5 trigram table exists, indexes the rows already
+there, and its triggers keep it in step with every insert, update (upserts too) and delete.
 
 FTS5's own integrity-check compares the index with the task table, so a trigger that missed a
 change fails it.
@@ -60,6 +60,25 @@ def test_inserts_updates_and_deletes_reach_the_index(engine: Engine, session: Se
     session.commit()
     assert search_index(engine, "leibniz") == [] and search_index(engine, "disk full") == []
     assert_in_step(engine)
+
+
+def test_an_end_that_leaves_the_text_as_it_was_keeps_its_index_entry(
+    engine: Engine, session: Session
+) -> None:
+    """Migration 0005: the update trigger reindexes a row only when params or error changed."""
+    crud.create_task(session, task_id="b", kind="demo", params={"seconds": 7}, owner_id=1)
+    crud.mark_started(session, task_id="b", kind="demo", params={}, worker="w@h")
+    ended = crud.record_final(
+        session, task_id="b", kind="demo", params={}, state=TaskState.SUCCESS, result={"v": 1}
+    )
+    assert ended is not None and ended.error is None
+    assert search_index(engine, "seconds") == ["b"]
+    assert_in_step(engine)
+    with engine.connect() as connection:
+        trigger = connection.execute(
+            text("SELECT sql FROM sqlite_master WHERE name = 'task_search_update'")
+        ).scalar_one()
+    assert "WHEN old.params IS NOT new.params OR old.error IS NOT new.error" in trigger
 
 
 def test_upgrading_indexes_the_tasks_already_there(tmp_path: Path) -> None:
