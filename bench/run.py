@@ -63,19 +63,24 @@ def _history() -> list[Row]:
 
 def main() -> int:
     rows: list[Row] = []
+    durations: dict[str, float] = {}
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dashboard-bench-") as directory:
         for name, run in parts(Path(directory)):
             print(f"== {name}", flush=True)
+            part_started = time.monotonic()
             try:
                 part_rows = run()
             except Exception as error:  # one broken part must not hide the others' figures
                 part_rows = [not_measured(name, f"failed: {type(error).__name__}: {error}")]
+            durations[name] = round(time.monotonic() - part_started, 1)
             for row in part_rows:
                 print(f"   {row['name']}: {row['value']} ({row['reference']})", flush=True)
+            print(f"   ({durations[name]:.0f} s)", flush=True)
             rows.extend(part_rows)
     print_table(rows)
-    write_results(rows, time.monotonic() - started)
+    print("\nseconds per part: " + ", ".join(f"{k} {v:.0f}" for k, v in durations.items()))
+    write_results(rows, time.monotonic() - started, durations)
     missed = [row["name"] for row in rows if not row["met"]]
     print(
         f"\n{len(rows) - len(missed)} of {len(rows)} goals met"
@@ -93,7 +98,7 @@ def print_table(rows: list[Row]) -> None:
         print("| " + " | ".join(str(cell) for cell in cells) + " |")
 
 
-def write_results(rows: list[Row], seconds: float) -> None:
+def write_results(rows: list[Row], seconds: float, durations: dict[str, float]) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -104,6 +109,7 @@ def write_results(rows: list[Row], seconds: float) -> None:
             "python": sys.version.split()[0],
         },
         "seconds": round(seconds, 1),
+        "seconds_per_part": durations,
         "rows": rows,
     }
     RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
