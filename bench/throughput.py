@@ -147,7 +147,8 @@ def measure(work_dir: Path, count: int) -> dict[str, Any]:
 
 
 def cpu_text(side: Side) -> str:
-    """ "7.9 ms/task (submitting 2.0, worker main 1.9, worker pool 3.4, redis-server 0.6)"."""
+    """The total and each process's share, e.g. "8.1 ms/task (submitting 1.9, worker main 1.4,
+    worker pool 4.1, redis-server 0.8)"."""
     parts = ", ".join(f"{name} {ms:.1f}" for name, ms in side.cpu_ms_per_task.items())
     return f"{sum(side.cpu_ms_per_task.values()):.1f} ms/task ({parts})"
 
