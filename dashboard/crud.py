@@ -71,7 +71,7 @@ def mark_started(
         "worker": worker,
         "max_attempts": max_attempts,
     }
-    return taskwrites.upsert_started(session, values, limited=max_attempts is not None)
+    return taskwrites.upsert_started(session, values)
 
 
 def record_final(

@@ -30,9 +30,10 @@ def insert(session: Session, task: Task) -> Task:
     return task
 
 
-def upsert_started(session: Session, values: dict[str, Any], *, limited: bool) -> Task | None:
-    """The row as started, or None when it was not active (or, `limited`, had been started
-    `max_attempts` times already)."""
+def upsert_started(session: Session, values: dict[str, Any]) -> Task | None:
+    """The row as started, or None when it was not active (or, with a `max_attempts` value,
+    had been started that many times already)."""
+    limited = values.get("max_attempts") is not None
     return _returned(session, _start_statement(_dialect(session), limited), values)
 
 
