@@ -38,6 +38,7 @@
 
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     const { target, fragment } = event.detail;
+    noteLateRows(target, fragment);
     for (const row of Array.from(fragment.children || [])) {
       if (row.id && row.classList.contains("task-row")) placeRow(row, target);
     }
@@ -59,13 +60,73 @@
       unseen.add(row.id);
       row.remove();
     }
+    showUnseen(filtered);
+  }
+
+  function showUnseen(filtered) {
+    const unseen = unseenByList.get(filtered);
     const note = filtered.querySelector("#finished-unseen");
-    if (!note || !unseen.size) return;
+    if (!note || !unseen || !unseen.size) return;
     note.textContent = unseen.size === 1
       ? "1 task has finished since."
       : unseen.size + " tasks have finished since.";
     note.hidden = false;
   }
+
+  // A filter change asks for the Finished list and replaces it with the answer, which is the
+  // list as the server read it. A task that finished while the answer was on its way came by
+  // its event, into the list about to be replaced: without this, it would vanish until the
+  // next page load. Such rows are kept: put back on top of a live list, or counted as
+  // finished since in a filtered one.
+  const lateRows = { xhr: null, rows: new Map() };
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const target = event.detail.target;
+    if (!target || target.id !== "finished-list") return;
+    lateRows.xhr = event.detail.xhr; // hx-sync replaces any earlier request: only this one swaps
+    lateRows.rows = new Map();
+  });
+
+  function noteLateRows(target, fragment) {
+    if (!lateRows.xhr || target.id !== "finished-rows") return;
+    if (!fragment.hasAttribute || !fragment.hasAttribute("data-live")) return;
+    for (const row of Array.from(fragment.children)) {
+      if (!row.id || !row.classList.contains("task-row")) continue;
+      lateRows.rows.delete(row.id); // keep arrival order: the latest goes on top
+      lateRows.rows.set(row.id, row.cloneNode(true));
+    }
+  }
+
+  function restoreLateRows(list) {
+    const body = list.querySelector("#finished-rows");
+    if (!body) return;
+    if (list.hasAttribute("data-filtered")) {
+      if (!unseenByList.has(list)) unseenByList.set(list, new Set());
+      const unseen = unseenByList.get(list);
+      for (const id of lateRows.rows.keys()) if (!document.getElementById(id)) unseen.add(id);
+      showUnseen(list);
+      return;
+    }
+    for (const row of lateRows.rows.values()) {
+      const existing = document.getElementById(row.id);
+      if (existing && !isOlder(rankOf(existing), rankOf(row))) continue;
+      if (existing) existing.remove();
+      body.prepend(row);
+      htmx.process(row);
+      localizeTimes(row);
+    }
+  }
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    const list = event.target;
+    if (event.detail.xhr !== lateRows.xhr || list.id !== "finished-list") return;
+    restoreLateRows(list);
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.xhr !== lateRows.xhr) return;
+    lateRows.xhr = null;
+    lateRows.rows = new Map();
+  });
 
   function rememberLastEventId(event) {
     const id = event.detail && event.detail.lastEventId;

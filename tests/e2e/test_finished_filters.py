@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import APIResponse, Page, Route, expect
 from sqlmodel import Session
 
 from dashboard.db import make_engine
@@ -34,11 +34,16 @@ def add_finished_tasks(live_state: Path, owner_id: int) -> None:
 
 
 def finish_a_demo_task(page: Page) -> str:
+    """Start a demo task that succeeds at once; its id, from the form's new notice (the notice
+    of the previous start stays on show until the answer replaces it)."""
+    link = page.locator("#demo-form .notice a")
+    previous = link.get_attribute("href") if link.count() else None
     page.fill("#demo-seconds", "0")
     page.check("input[name=should_fail][value=succeed]")
     page.click("#demo-form button")
-    link = page.locator("#demo-form .notice a")
     expect(link).to_be_visible()
+    if previous:
+        expect(link).not_to_have_attribute("href", previous)
     return (link.get_attribute("href") or "").rsplit("/", 1)[-1]
 
 
@@ -77,4 +82,70 @@ def test_typing_in_the_search_box_narrows_the_list_without_a_page_load(
     finished_next = finish_a_demo_task(page)
     expect(rows.first).to_have_id(f"task-{finished_next}", timeout=30_000)
     assert page.evaluate("window.stillTheSamePage") is True
+    assert console_errors == []
+
+
+def hold_list_answers(page: Page) -> list[Route]:
+    """Requests for the Finished list wait, unanswered, until the test fulfils them."""
+    held: list[Route] = []
+    page.route("**/fragments/finished*", lambda route: held.append(route))
+    return held
+
+
+def wait_for_one(page: Page, held: list[Route]) -> Route:
+    for _ in range(200):  # up to 10 s
+        if held:
+            return held[0]
+        page.wait_for_timeout(50)
+    raise AssertionError("the page asked for no Finished list")
+
+
+def answer_later(page: Page, route: Route, answer: APIResponse) -> None:
+    """Give the page the held answer and wait until it has replaced the list."""
+    page.evaluate("document.getElementById('finished-list').dataset.beforeAnswer = ''")
+    route.fulfill(response=answer)
+    expect(page.locator("#finished-list[data-before-answer]")).to_have_count(0)
+
+
+def test_a_task_that_finishes_while_a_filter_answer_is_on_its_way_stays_in_the_list(
+    signed_in: Page, console_errors: list[str]
+) -> None:
+    page = signed_in
+    expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
+    rows = page.locator("#finished-rows tr.task-row")
+    earlier = finish_a_demo_task(page)
+    expect(rows.first).to_have_id(f"task-{earlier}")
+    held = hold_list_answers(page)
+
+    page.click("#finished-filters button[type=submit]")
+    route = wait_for_one(page, held)
+    answer = route.fetch()  # the server reads the list now, before the next task finishes
+    late = finish_a_demo_task(page)
+    expect(rows.first).to_have_id(f"task-{late}")
+    answer_later(page, route, answer)
+
+    expect(page.locator("#finished-list")).to_have_attribute("sse-swap", "finished-list")
+    expect(rows.first).to_have_id(f"task-{late}")
+    expect(page.locator(f"#task-{late}")).to_have_count(1)
+    expect(page.locator(f"#task-{earlier}")).to_have_count(1)
+    assert console_errors == []
+
+
+def test_a_task_that_finishes_while_a_filtered_answer_is_on_its_way_is_counted(
+    signed_in: Page, console_errors: list[str]
+) -> None:
+    page = signed_in
+    expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
+    held = hold_list_answers(page)
+
+    page.select_option("#finished-kind", "pi")
+    route = wait_for_one(page, held)
+    answer = route.fetch()
+    late = finish_a_demo_task(page)
+    expect(page.locator(f"#finished-rows #task-{late}")).to_have_count(1)
+    answer_later(page, route, answer)
+
+    expect(page.locator("#finished-list")).to_have_attribute("data-filtered", "")
+    expect(page.locator("#finished-unseen")).to_have_text("1 task has finished since.")
+    expect(page.locator(f"#task-{late}")).to_have_count(0)
     assert console_errors == []
