@@ -128,7 +128,13 @@ def test_the_filter_form_shows_its_values_and_keeps_the_scope() -> None:
     assert '<option value="LOST" selected>' in markup
     assert 'value="&#34;&gt;&lt;script&gt;"' in markup and "<script>" not in markup
     assert '<input type="hidden" name="scope" value="all">' in markup
-    assert 'hx-trigger="input changed delay:300ms, change, submit"' in markup
+    # Typing asks after a pause; the selects ask on change (the search box's own change, on
+    # leaving it, would ask again for what typing fetched); Enter or the button asks at once.
+    trigger = (
+        "input changed delay:300ms, change from:#finished-state, change from:#finished-kind, submit"
+    )
+    assert f'hx-trigger="{trigger}"' in markup
+    assert '<select id="finished-state"' in markup and '<select id="finished-kind"' in markup
 
 
 def test_a_search_too_short_says_so() -> None:
