@@ -22,6 +22,12 @@
     return false;
   }
 
+  // A row put in place by this script, not by htmx, needs htmx's processing and local times.
+  function settleRow(row) {
+    htmx.process(row);
+    localizeTimes(row);
+  }
+
   function placeRow(row, target) {
     const existing = document.getElementById(row.id);
     if (!existing) return;
@@ -29,8 +35,7 @@
       row.remove(); // stale: the page already shows a later state of this task
     } else if (existing.parentElement === target) {
       existing.replaceWith(row);
-      htmx.process(row);
-      localizeTimes(row);
+      settleRow(row);
     } else {
       existing.remove(); // it moves to another list; htmx inserts it there
     }
@@ -53,20 +58,17 @@
   function keepNewsOutOfFilteredList(target, fragment) {
     const filtered = target.closest("[data-filtered]");
     if (!filtered || !fragment.hasAttribute || !fragment.hasAttribute("data-live")) return;
-    if (!unseenByList.has(filtered)) unseenByList.set(filtered, new Set());
-    const unseen = unseenByList.get(filtered);
-    for (const row of Array.from(fragment.children)) {
-      if (!row.classList.contains("task-row")) continue;
-      unseen.add(row.id);
-      row.remove();
-    }
-    showUnseen(filtered);
+    const news = Array.from(fragment.children).filter((row) => row.classList.contains("task-row"));
+    for (const row of news) row.remove();
+    countUnseen(filtered, news.map((row) => row.id));
   }
 
-  function showUnseen(filtered) {
+  function countUnseen(filtered, ids) {
+    if (!unseenByList.has(filtered)) unseenByList.set(filtered, new Set());
     const unseen = unseenByList.get(filtered);
+    for (const id of ids) unseen.add(id);
     const note = filtered.querySelector("#finished-unseen");
-    if (!note || !unseen || !unseen.size) return;
+    if (!note || !unseen.size) return;
     note.textContent = unseen.size === 1
       ? "1 task has finished since."
       : unseen.size + " tasks have finished since.";
@@ -101,10 +103,8 @@
     const body = list.querySelector("#finished-rows");
     if (!body) return;
     if (list.hasAttribute("data-filtered")) {
-      if (!unseenByList.has(list)) unseenByList.set(list, new Set());
-      const unseen = unseenByList.get(list);
-      for (const id of lateRows.rows.keys()) if (!document.getElementById(id)) unseen.add(id);
-      showUnseen(list);
+      const ids = Array.from(lateRows.rows.keys());
+      countUnseen(list, ids.filter((id) => !document.getElementById(id)));
       return;
     }
     for (const row of lateRows.rows.values()) {
@@ -112,8 +112,7 @@
       if (existing && !isOlder(rankOf(existing), rankOf(row))) continue;
       if (existing) existing.remove();
       body.prepend(row);
-      htmx.process(row);
-      localizeTimes(row);
+      settleRow(row);
     }
   }
 

@@ -3,6 +3,7 @@ without a page load; while it is filtered, tasks that finish are counted, not sl
 cleared, it is the live list again."""
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -85,17 +86,15 @@ def test_typing_in_the_search_box_narrows_the_list_without_a_page_load(
     assert console_errors == []
 
 
-def hold_list_answers(page: Page) -> list[Route]:
-    """Requests for the Finished list wait, unanswered, until the test fulfils them."""
+def hold_the_answer(page: Page, ask: Callable[[], None]) -> tuple[Route, APIResponse]:
+    """The Finished list the page asks for on `ask()`, read by the server now but held back
+    from the page until the test gives it with answer_later."""
     held: list[Route] = []
     page.route("**/fragments/finished*", lambda route: held.append(route))
-    return held
-
-
-def wait_for_one(page: Page, held: list[Route]) -> Route:
+    ask()
     for _ in range(200):  # up to 10 s
         if held:
-            return held[0]
+            return held[0], held[0].fetch()
         page.wait_for_timeout(50)
     raise AssertionError("the page asked for no Finished list")
 
@@ -115,11 +114,10 @@ def test_a_task_that_finishes_while_a_filter_answer_is_on_its_way_stays_in_the_l
     rows = page.locator("#finished-rows tr.task-row")
     earlier = finish_a_demo_task(page)
     expect(rows.first).to_have_id(f"task-{earlier}")
-    held = hold_list_answers(page)
 
-    page.click("#finished-filters button[type=submit]")
-    route = wait_for_one(page, held)
-    answer = route.fetch()  # the server reads the list now, before the next task finishes
+    route, answer = hold_the_answer(
+        page, lambda: page.click("#finished-filters button[type=submit]")
+    )
     late = finish_a_demo_task(page)
     expect(rows.first).to_have_id(f"task-{late}")
     answer_later(page, route, answer)
@@ -136,11 +134,8 @@ def test_a_task_that_finishes_while_a_filtered_answer_is_on_its_way_is_counted(
 ) -> None:
     page = signed_in
     expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
-    held = hold_list_answers(page)
 
-    page.select_option("#finished-kind", "pi")
-    route = wait_for_one(page, held)
-    answer = route.fetch()
+    route, answer = hold_the_answer(page, lambda: page.select_option("#finished-kind", "pi"))
     late = finish_a_demo_task(page)
     expect(page.locator(f"#finished-rows #task-{late}")).to_have_count(1)
     answer_later(page, route, answer)
