@@ -30,7 +30,12 @@
 
   function placeRow(row, target) {
     const existing = document.getElementById(row.id);
-    if (!existing) return;
+    if (!existing) {
+      // No row, but a filtered list may have left out a later state of this task.
+      const left = leftOut.get(row.id);
+      if (left && isOlder(rankOf(row), left)) row.remove();
+      return;
+    }
     if (isOlder(rankOf(row), rankOf(existing))) {
       row.remove(); // stale: the page already shows a later state of this task
     } else if (existing.parentElement === target) {
@@ -53,20 +58,27 @@
   // A filtered Finished list is a snapshot of what matched: a task that finishes now may not
   // match, and the server does not say, so it is left out and counted instead (once per task:
   // an event can come twice). Rows already in the list were updated in place by placeRow.
+  // The rank of each row left out is kept, so that an older state of the same task arriving
+  // later (the start form's answer can come after the task has finished) is not shown either.
   const unseenByList = new WeakMap();
+  const leftOut = new Map(); // task row id -> the latest rank left out of a filtered list
 
   function keepNewsOutOfFilteredList(target, fragment) {
     const filtered = target.closest("[data-filtered]");
     if (!filtered || !fragment.hasAttribute || !fragment.hasAttribute("data-live")) return;
     const news = Array.from(fragment.children).filter((row) => row.classList.contains("task-row"));
     for (const row of news) row.remove();
-    countUnseen(filtered, news.map((row) => row.id));
+    countUnseen(filtered, news);
   }
 
-  function countUnseen(filtered, ids) {
+  function countUnseen(filtered, rows) {
     if (!unseenByList.has(filtered)) unseenByList.set(filtered, new Set());
     const unseen = unseenByList.get(filtered);
-    for (const id of ids) unseen.add(id);
+    for (const row of rows) {
+      unseen.add(row.id);
+      const left = leftOut.get(row.id);
+      if (!left || isOlder(left, rankOf(row))) leftOut.set(row.id, rankOf(row));
+    }
     const note = filtered.querySelector("#finished-unseen");
     if (!note || !unseen.size) return;
     note.textContent = unseen.size === 1
@@ -103,8 +115,8 @@
     const body = list.querySelector("#finished-rows");
     if (!body) return;
     if (list.hasAttribute("data-filtered")) {
-      const ids = Array.from(lateRows.rows.keys());
-      countUnseen(list, ids.filter((id) => !document.getElementById(id)));
+      const rows = Array.from(lateRows.rows.values());
+      countUnseen(list, rows.filter((row) => !document.getElementById(row.id)));
       return;
     }
     for (const row of lateRows.rows.values()) {

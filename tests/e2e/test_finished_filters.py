@@ -86,17 +86,19 @@ def test_typing_in_the_search_box_narrows_the_list_without_a_page_load(
     assert console_errors == []
 
 
-def hold_the_answer(page: Page, ask: Callable[[], None]) -> tuple[Route, APIResponse]:
-    """The Finished list the page asks for on `ask()`, read by the server now but held back
-    from the page until the test gives it with answer_later."""
+def hold_the_answer(
+    page: Page, ask: Callable[[], None], url: str = "**/fragments/finished*"
+) -> tuple[Route, APIResponse]:
+    """The answer to what the page asks of `url` on `ask()` (by default the Finished list),
+    read by the server now but held back from the page until the test fulfills the route."""
     held: list[Route] = []
-    page.route("**/fragments/finished*", lambda route: held.append(route))
+    page.route(url, lambda route: held.append(route))
     ask()
     for _ in range(200):  # up to 10 s
         if held:
             return held[0], held[0].fetch()
         page.wait_for_timeout(50)
-    raise AssertionError("the page asked for no Finished list")
+    raise AssertionError(f"the page asked nothing of {url}")
 
 
 def answer_later(page: Page, route: Route, answer: APIResponse) -> None:
@@ -143,4 +145,28 @@ def test_a_task_that_finishes_while_a_filtered_answer_is_on_its_way_is_counted(
     expect(page.locator("#finished-list")).to_have_attribute("data-filtered", "")
     expect(page.locator("#finished-unseen")).to_have_text("1 task has finished since.")
     expect(page.locator(f"#task-{late}")).to_have_count(0)
+    assert console_errors == []
+
+
+def test_a_task_that_ends_before_its_start_answer_arrives_leaves_no_row_in_a_filtered_page(
+    signed_in: Page, console_errors: list[str]
+) -> None:
+    """The start form's answer carries the new task's QUEUED row. When the task has already
+    finished, and a filtered Finished list left it out, that row is stale and must not show."""
+    page = signed_in
+    expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
+    page.select_option("#finished-kind", "pi")
+    expect(page.locator("#finished-list")).to_have_attribute("data-filtered", "")
+    page.fill("#demo-seconds", "0")
+    page.check("input[name=should_fail][value=succeed]")
+
+    route, answer = hold_the_answer(page, lambda: page.click("#demo-form button"), "**/tasks/demo")
+    expect(page.locator("#finished-unseen")).to_have_text("1 task has finished since.")
+    route.fulfill(response=answer)
+
+    notice = page.locator("#demo-form .notice a")
+    expect(notice).to_be_visible()
+    started = (notice.get_attribute("href") or "").rsplit("/", 1)[-1]
+    expect(page.locator(f"#task-{started}")).to_have_count(0)
+    expect(page.locator("#active-rows tr.task-row")).to_have_count(0)
     assert console_errors == []
