@@ -34,6 +34,13 @@ def empty_csv_form() -> FormState:
     return FormState(values={"rows": "100000", "source": "sample"})
 
 
+def kept_form(empty: FormState, values: dict[str, str]) -> FormState:
+    """The form after a start: what was just sent (defaults where left blank), so starting the
+    same again is one click, as a person re-running a job expects."""
+    sent = {name: value for name, value in values.items() if value}
+    return FormState(values={**empty.values, **sent})
+
+
 def _notify(values: dict[str, str]) -> bool:
     return values.get("notify_email") == CHECKED
 

@@ -1,5 +1,5 @@
 """The page's forms. A bad value comes back as the same form with a message beside the field
-(status 422, which the page swaps in); a good one as a fresh form carrying the new row."""
+(status 422, which the page swaps in); a good one as the form as sent, carrying the new row."""
 
 from collections.abc import Callable
 from typing import Annotated
@@ -14,6 +14,7 @@ from dashboard.forms import (
     empty_csv_form,
     empty_demo_form,
     empty_pi_form,
+    kept_form,
     parse_csv_form,
     parse_demo_form,
     parse_pi_form,
@@ -57,9 +58,7 @@ def submit_pi(
     parsed = parse_pi_form(values)
     if not isinstance(parsed, PiRequest):
         return _form_response(request, services, "partials/pi_form.html", parsed)
-    fresh = empty_pi_form()
-    fresh.values.update(method=parsed.method.value, notify_email=notify_email)
-    form = _start(fresh, lambda: start_pi(services, parsed, viewer))
+    form = _start(kept_form(empty_pi_form(), values), lambda: start_pi(services, parsed, viewer))
     return _form_response(request, services, "partials/pi_form.html", form)
 
 
@@ -76,9 +75,9 @@ def submit_demo(
     parsed = parse_demo_form(values)
     if not isinstance(parsed, DemoRequest):
         return _form_response(request, services, "partials/demo_form.html", parsed)
-    fresh = empty_demo_form()
-    fresh.values["notify_email"] = notify_email
-    form = _start(fresh, lambda: start_demo(services, parsed, viewer))
+    form = _start(
+        kept_form(empty_demo_form(), values), lambda: start_demo(services, parsed, viewer)
+    )
     return _form_response(request, services, "partials/demo_form.html", form)
 
 
@@ -95,7 +94,5 @@ def submit_csv(
     parsed = parse_csv_form(values)
     if not isinstance(parsed, CsvRequest):
         return _form_response(request, services, "partials/csv_form.html", parsed)
-    fresh = empty_csv_form()
-    fresh.values.update(rows=rows or fresh.values["rows"], source=source, notify_email=notify_email)
-    form = _start(fresh, lambda: start_csv(services, parsed, viewer))
+    form = _start(kept_form(empty_csv_form(), values), lambda: start_csv(services, parsed, viewer))
     return _form_response(request, services, "partials/csv_form.html", form)

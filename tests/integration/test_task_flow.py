@@ -161,6 +161,10 @@ def test_page_forms_show_the_reason_beside_the_field(api: httpx.Client) -> None:
     assert response.status_code == 422 and "valid number" in response.text
     started = api.post("/tasks/demo", data={"seconds": "0", "should_fail": "succeed"})
     assert started.status_code == 200 and "Started" in started.text
+    # The form comes back as sent, so the same task starts again in one click.
+    assert 'value="0"' in started.text and 'value="succeed" checked' in started.text
+    started = api.post("/tasks/pi", data={"digits": "4321", "method": "chudnovsky"})
+    assert started.status_code == 200 and 'value="4321"' in started.text
 
 
 def test_a_web_without_a_supervisor_says_so(web: str, engine: Engine) -> None:

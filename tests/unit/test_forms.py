@@ -1,6 +1,14 @@
 """The page's forms: what a person typed becomes a request, or a message beside the field."""
 
-from dashboard.forms import FormState, parse_csv_form, parse_demo_form, parse_pi_form
+from dashboard.forms import (
+    FormState,
+    empty_csv_form,
+    empty_pi_form,
+    kept_form,
+    parse_csv_form,
+    parse_demo_form,
+    parse_pi_form,
+)
 from dashboard.submissions import CsvRequest, DemoRequest, PiRequest
 
 
@@ -28,3 +36,12 @@ def test_bad_csv_values_are_said_beside_their_field() -> None:
     assert isinstance(none, FormState) and "greater than or equal to 1" in none.errors["rows"]
     odd = parse_csv_form({"rows": "10", "source": "everything"})
     assert isinstance(odd, FormState) and "source" in odd.errors
+
+
+def test_after_a_start_the_form_keeps_what_was_sent_so_the_same_runs_again_in_one_click() -> None:
+    sent = {"digits": "50000", "method": "leibniz", "notify_email": "on"}
+    assert kept_form(empty_pi_form(), sent).values == sent
+    # A box left blank (the rows of a history export) shows its default again, not nothing.
+    kept = kept_form(empty_csv_form(), {"rows": "", "source": "history", "notify_email": ""})
+    assert kept.values == {"rows": "100000", "source": "history"}
+    assert kept.errors == {} and kept.created is None
