@@ -116,6 +116,32 @@ def test_cancel_a_running_task_then_retry_it(signed_in: Page) -> None:
     expect(page.locator("#active-rows tr.task-row")).to_have_count(0, timeout=10_000)
 
 
+def page_is_no_wider_than_the_window(page: Page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def test_the_page_fits_a_phone_and_a_laptop_window(signed_in: Page) -> None:
+    """Nothing pushes the page wider than the window: the bar at the top wraps, and a wide
+    table scrolls inside its card. At 1280 pixels a running task's Cancel button shows."""
+    page = signed_in
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.fill("#demo-seconds", "30")
+    page.click("#demo-form button")
+    running = page.locator("#active-rows tr.task-row").first
+    expect(running).to_have_attribute("data-state", "PROGRESS", timeout=30_000)
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.locator("#demo-form")).to_be_in_viewport()
+    assert page_is_no_wider_than_the_window(page)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert page_is_no_wider_than_the_window(page)
+    # The Active card needs no sideways scrolling to reach Cancel.
+    card = page.locator(".card", has=page.locator("#active-rows"))
+    assert card.evaluate("(card) => card.scrollWidth <= card.clientWidth")
+    running.locator("button.cancel").click()  # tidy: leave no 30-second task behind
+    expect(page.locator("#active-rows tr.task-row")).to_have_count(0, timeout=10_000)
+
+
 def test_html_in_a_task_is_shown_as_text_and_never_runs(
     signed_in: Page, live_server: str, live_state: Path
 ) -> None:
