@@ -48,7 +48,10 @@ ROLE_NAMES = {"run": "supervisor"}
 def logging_config(role: str, level: str, log_format: str = "plain") -> dict[str, Any]:
     """One format for every process, naming its role, so interleaved lines stay legible: plain
     text, or one JSON object per line (LOG_FORMAT=json). Lines about a task get its id and
-    owner (dashboard.logcontext)."""
+    owner (dashboard.logcontext). The web logs a dropped event stream as one line."""
+    filters = {"task": {"()": "dashboard.logcontext.TaskContextFilter"}}
+    if role == "web":
+        filters["dropped_streams"] = {"()": "dashboard.eventresponse.DroppedStreamFilter"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -58,12 +61,12 @@ def logging_config(role: str, level: str, log_format: str = "plain") -> dict[str
             },
             "json": {"()": "dashboard.logformat.JsonFormatter", "role": role},
         },
-        "filters": {"task": {"()": "dashboard.logcontext.TaskContextFilter"}},
+        "filters": filters,
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "formatter": log_format,
-                "filters": ["task"],
+                "filters": list(filters),
                 "stream": "ext://sys.stderr",
             }
         },

@@ -82,7 +82,9 @@ class EventStreamResponse(EventSourceResponse):
             if not self._overdue or task is None:
                 raise
             task.uncancel()  # the watch's cancellation, consumed here as a timeout
-            raise SendTimeoutError() from None
+            raise SendTimeoutError(
+                f"its client took nothing for {self._watch.timeout:g} s"
+            ) from None
         finally:
             self._watch.forget(self)
             listener.cancel()
@@ -172,6 +174,21 @@ class SendWatch:
         for stream in overdue:
             stream.mark_overdue()
             self._streams.pop(stream).cancel()
+
+
+class DroppedStreamFilter(logging.Filter):
+    """uvicorn logs what an app raises as "Exception in ASGI application", with a traceback.
+    A stream dropped because its client takes nothing (SendWatch) is routine, a laptop gone to
+    sleep or a stalled proxy, and the traceback would only repeat this module's frames: such a
+    record becomes one warning line. For the web's log handler (dashboard.cli)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, SendTimeoutError):
+            record.msg, record.args = "dropped an event stream: %s", (error,)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 async def goodbye_on_shutdown(hub: EventHub) -> None:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from sse_starlette.sse import SendTimeoutError
 
 from dashboard import logcontext
 from dashboard.cli import logging_config
@@ -80,3 +81,26 @@ def test_plain_stays_the_default(configured_root: None, capsys: pytest.CaptureFi
     logging.getLogger("dashboard.anything").info("hello")
     (line,) = capsys.readouterr().err.splitlines()
     assert line.endswith(f"INFO    web[{record('x').process}] dashboard.anything: hello")
+
+
+def log_a_dropped_stream_as_uvicorn_does() -> None:
+    error = SendTimeoutError("its client took nothing for 10 s")
+    logging.getLogger("uvicorn.error").error("Exception in ASGI application\n", exc_info=error)
+
+
+def test_the_web_logs_a_dropped_event_stream_as_one_warning_line(
+    configured_root: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logging.config.dictConfig(logging_config("web", "INFO"))
+    log_a_dropped_stream_as_uvicorn_does()
+    (line,) = capsys.readouterr().err.splitlines()
+    pid = record("x").process
+    message = "dropped an event stream: its client took nothing for 10 s"
+    assert line.endswith(f"WARNING web[{pid}] uvicorn.error: {message}")
+    # Any other exception keeps its traceback.
+    try:
+        raise ValueError("a real bug")
+    except ValueError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    lines = capsys.readouterr().err.splitlines()
+    assert "ERROR" in lines[0] and lines[-1] == "ValueError: a real bug"
