@@ -21,6 +21,7 @@ from dashboard.errors import install_error_handlers
 from dashboard.eventresponse import SendWatch, goodbye_on_shutdown
 from dashboard.fleetwatcher import FleetWatcher
 from dashboard.handover import StreamHandover
+from dashboard.headrequests import HeadAsGet
 from dashboard.hub import EventHub
 from dashboard.rendering import make_templates
 from dashboard.routes import (
@@ -136,10 +137,10 @@ def _freeze_what_lives_forever() -> None:
 
 class DashboardApp(FastAPI):
     """FastAPI, with event streams handed out of its layers once they have started
-    (dashboard.handover)."""
+    (dashboard.handover), and HEAD answered wherever GET is (dashboard.headrequests)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return StreamHandover(super().build_middleware_stack())
+        return HeadAsGet(StreamHandover(super().build_middleware_stack()))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -151,6 +151,23 @@ def test_health_and_docs(api: httpx.Client) -> None:
     assert {"/api/tasks/pi", "/api/tasks/{task_id}", "/api/host"} <= set(paths)
 
 
+def test_head_is_answered_wherever_get_is(api: httpx.Client, anonymous: httpx.Client) -> None:
+    """Same status and headers as GET, no body; an event stream answers at once."""
+    for client, path, kind in (
+        (anonymous, "/healthz", "application/json"),
+        (anonymous, "/login", "text/html"),
+        (api, "/", "text/html"),
+        (api, "/api/tasks", "application/json"),
+        (api, "/events", "text/event-stream"),
+        (api, "/api/events", "text/event-stream"),
+    ):
+        answer = client.head(path, timeout=5)
+        assert (answer.status_code, answer.content) == (200, b""), path
+        assert answer.headers["content-type"].startswith(kind), path
+    assert api.head("/api/tasks/no-such-task").status_code == 404
+    assert anonymous.head("/api/tasks").status_code == 401
+
+
 def test_page_forms_show_the_reason_beside_the_field(api: httpx.Client) -> None:
     page = api.get("/")
     assert page.status_code == 200 and 'id="pi-form"' in page.text
