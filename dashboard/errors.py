@@ -6,6 +6,7 @@ redirect into a region of the page).
 """
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -39,11 +40,22 @@ async def _login_required(request: Request, error: Exception) -> Response:
     return RedirectResponse(login_url(str(request.url)), status_code=303)
 
 
-async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
+async def _invalid_request(request: Request, error: Exception) -> Response:
     """FastAPI's 422, but one that survives an input of 1e999: JSON has no infinity, and
-    echoing it back would turn a clear 422 into a 500."""
+    echoing it back would turn a clear 422 into a 500. A person who followed a link with a bad
+    value in it (an old bookmark, a hand-edited address) gets a page naming each field."""
     assert isinstance(error, RequestValidationError)
+    if _wants_page(request):
+        reasons = [(_field_name(item["loc"]), item["msg"]) for item in error.errors()]
+        return _error_page(request, 422, None, reasons=reasons)
     return JSONResponse({"detail": _finite(jsonable_encoder(error.errors()))}, status_code=422)
+
+
+def _field_name(location: Sequence[Any]) -> str:
+    """`("query", "state")` is the field `state`, and so is `("query", "state", 0)`, the first
+    of several values; a body's own location names no field."""
+    names = [str(part) for part in location[1:] if not isinstance(part, int)]
+    return ".".join(names) or str(location[0])
 
 
 def _finite(value: Any) -> Any:
@@ -56,21 +68,38 @@ def _finite(value: Any) -> Any:
     return value
 
 
-async def _csrf_refused(_request: Request, error: Exception) -> JSONResponse:
+async def _csrf_refused(request: Request, error: Exception) -> Response:
+    if _wants_page(request):  # a form sent without script, from a page open since long ago
+        return _error_page(request, 403, CsrfRefused.reason)
     return JSONResponse({"detail": CsrfRefused.reason}, status_code=403)
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
     """A person following a link gets a page saying what went wrong; programs get JSON."""
     assert isinstance(error, HTTPException)
-    wants_page = "text/html" in request.headers.get("accept", "")
-    if not wants_page or _for_machines(request) or error.status_code < 400:
+    if not _wants_page(request) or error.status_code < 400:
         return await http_exception_handler(request, error)
+    return _error_page(request, error.status_code, error.detail, headers=error.headers)
+
+
+def _error_page(
+    request: Request,
+    status: int,
+    detail: Any,
+    *,
+    reasons: list[tuple[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     templates = request.app.state.services.templates
-    context = {"status": error.status_code, "detail": error.detail}
+    context = {"status": status, "detail": detail, "reasons": reasons or []}
     return templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, "error.html", context, status_code=error.status_code, headers=error.headers
+        request, "error.html", context, status_code=status, headers=headers
     )
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser following a link, not a program nor the page's own htmx requests."""
+    return "text/html" in request.headers.get("accept", "") and not _for_machines(request)
 
 
 def _for_machines(request: Request) -> bool:

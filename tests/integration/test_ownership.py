@@ -261,3 +261,35 @@ def test_a_person_who_is_refused_gets_a_page_saying_why(web: str, engine: Engine
         assert person.get("/processes").json() == {"detail": "only an admin may do this"}
         missing = person.get("/no/such/page", headers=browser)
         assert missing.status_code == 404 and "Not found" in missing.text
+
+
+def test_a_bad_value_in_a_page_address_gets_a_page_naming_the_field(
+    web: str, engine: Engine
+) -> None:
+    browser = {"Accept": "text/html,application/xhtml+xml"}
+    with page_client(web, make_user(engine)) as person:
+        bookmark = person.get("/?state=PENDING&kind=pie", headers=browser)
+        assert bookmark.status_code == 422
+        assert bookmark.headers["content-type"].startswith("text/html")
+        assert "Not understood" in bookmark.text
+        assert "<code>state</code>: Input should be" in bookmark.text
+        assert "<code>kind</code>: Input should be" in bookmark.text
+        # Programs, and the page's own requests, still get the JSON that names the fields.
+        fragment = person.get(
+            "/fragments/finished?state=PENDING", headers={**browser, "HX-Request": "true"}
+        )
+        assert fragment.status_code == 422 and fragment.json()["detail"][0]["loc"] == [
+            "query",
+            "state",
+        ]
+        assert person.get("/api/tasks?kind=pie").json()["detail"][0]["loc"][:2] == ["query", "kind"]
+
+
+def test_a_form_refused_for_its_csrf_token_gets_a_page_saying_what_to_do(
+    anonymous: httpx.Client,
+) -> None:
+    browser = {"Accept": "text/html,application/xhtml+xml"}
+    refused = anonymous.post("/login", data={"email": "a@example.com"}, headers=browser)
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
+    assert "The CSRF token is missing or wrong; reload the page and try again." in refused.text
+    assert anonymous.post("/login", data={}).json()["detail"].startswith("the CSRF token")
