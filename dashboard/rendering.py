@@ -4,7 +4,7 @@ Every swappable region has one partial; the page, htmx responses and SSE events 
 the same partial through `render()`. Autoescape is on for every template.
 """
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,15 @@ def human_duration(seconds: float | None) -> str:
     return f"{minutes} min {rest} s"
 
 
-def clock_time(moment: datetime | None) -> str:
-    return NOTHING if moment is None else moment.strftime("%H:%M:%S")
+def clock_time(moment: datetime | None, today: date | None = None) -> str:
+    """A time of today as the clock alone; an earlier one with its day (and year), so a long
+    history reads without doubt. In UTC: the page shows each in the viewer's own zone."""
+    if moment is None:
+        return NOTHING
+    today = today or datetime.now(UTC).date()
+    if moment.date() == today:
+        return moment.strftime("%H:%M:%S")
+    return moment.strftime("%b %d, %H:%M" if moment.year == today.year else "%Y-%m-%d %H:%M")
 
 
 def iso_time(moment: datetime | None) -> str:

@@ -179,14 +179,31 @@
       .finally(function () { checkingLogin = false; });
   }
 
-  const timeFormat = new Intl.DateTimeFormat(undefined, {
-    hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
-  });
+  // A time of today shows as the clock alone; an earlier one with its day, and its year if
+  // not this one, so a long history reads without doubt. Hovering shows the full moment.
+  const clock = { hour: "2-digit", minute: "2-digit", hour12: false };
+  const timeFormats = {
+    today: new Intl.DateTimeFormat(undefined, { ...clock, second: "2-digit" }),
+    thisYear: new Intl.DateTimeFormat(undefined, { ...clock, month: "short", day: "numeric" }),
+    older: new Intl.DateTimeFormat(undefined, {
+      ...clock, year: "numeric", month: "short", day: "numeric",
+    }),
+    full: new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" }),
+  };
+
+  function shownTime(moment, now) {
+    if (moment.toDateString() === now.toDateString()) return timeFormats.today.format(moment);
+    if (moment.getFullYear() === now.getFullYear()) return timeFormats.thisYear.format(moment);
+    return timeFormats.older.format(moment);
+  }
 
   function localizeTimes(root) {
+    const now = new Date();
     for (const element of root.querySelectorAll("time[datetime]")) {
       const moment = new Date(element.getAttribute("datetime"));
-      if (!isNaN(moment)) element.textContent = timeFormat.format(moment);
+      if (isNaN(moment)) continue;
+      element.textContent = shownTime(moment, now);
+      element.title = timeFormats.full.format(moment);
     }
   }
 

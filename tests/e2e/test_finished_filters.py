@@ -8,30 +8,26 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import APIResponse, Page, Route, expect
-from sqlmodel import Session
 
-from dashboard.db import make_engine
 from dashboard.models import Task, utcnow
+from tests.e2e.conftest import insert_tasks
 
 pytestmark = pytest.mark.e2e
 
 
 def add_finished_tasks(live_state: Path, owner_id: int) -> None:
     """Five finished tasks straight into the server's database, one with a telling error."""
-    engine = make_engine(f"sqlite:///{live_state / 'dashboard.db'}")
     rows = [("pi", {"digits": 100 + n, "method": "chudnovsky"}, "SUCCESS", None) for n in range(4)]
     rows.append(("demo", {"seconds": 1}, "FAILURE", "ValueError: a needle in the haystack"))
-    try:
-        with Session(engine) as session:
-            for number, (kind, params, state, error) in enumerate(rows):
-                moment = utcnow()
-                task = Task(id=f"haystack-{owner_id}-{number}", owner_id=owner_id, kind=kind,
-                            params=params, state=state, error=error, queued_at=moment,
-                            started_at=moment, finished_at=moment)  # fmt: skip
-                session.add(task)
-            session.commit()
-    finally:
-        engine.dispose()
+    moment = utcnow()
+    insert_tasks(
+        live_state,
+        *(
+            Task(id=f"haystack-{owner_id}-{number}", owner_id=owner_id, kind=kind, params=params,
+                 state=state, error=error, queued_at=moment, started_at=moment, finished_at=moment)
+            for number, (kind, params, state, error) in enumerate(rows)
+        ),
+    )  # fmt: skip
 
 
 def finish_a_demo_task(page: Page) -> str:

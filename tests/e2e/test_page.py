@@ -1,15 +1,14 @@
 """What a person sees: live gauges, a pi task with its progress bar, a failing demo task."""
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlmodel import Session
 
-from dashboard.db import make_engine
 from dashboard.models import Task, utcnow
-from tests.e2e.conftest import RECORD_PROGRESS
+from tests.e2e.conftest import RECORD_PROGRESS, insert_tasks
 
 pytestmark = pytest.mark.e2e
 
@@ -148,25 +147,21 @@ def test_html_in_a_task_is_shown_as_text_and_never_runs(
     page = signed_in
     me = page.request.get(f"{live_server}/api/me").json()
     hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
-    engine = make_engine(f"sqlite:///{live_state / 'dashboard.db'}")
-    try:
-        with Session(engine) as session:
-            session.add(
-                Task(
-                    id="hostile-task-1",
-                    owner_id=me["id"],
-                    kind="demo",
-                    params={"note": hostile},
-                    state="FAILURE",
-                    error=hostile,
-                    queued_at=utcnow(),
-                    started_at=utcnow(),
-                    finished_at=utcnow(),
-                )
-            )
-            session.commit()
-    finally:
-        engine.dispose()
+    moment = utcnow()
+    insert_tasks(
+        live_state,
+        Task(
+            id="hostile-task-1",
+            owner_id=me["id"],
+            kind="demo",
+            params={"note": hostile},
+            state="FAILURE",
+            error=hostile,
+            queued_at=moment,
+            started_at=moment,
+            finished_at=moment,
+        ),
+    )
     page.goto(live_server)
     row = page.locator("#finished-rows #task-hostile-task-1")
     expect(row.locator(".error-text")).to_have_text(hostile)
@@ -175,3 +170,24 @@ def test_html_in_a_task_is_shown_as_text_and_never_runs(
     expect(page.locator("#task-detail .error-text")).to_have_text(hostile)
     assert page.evaluate("window.pwned") is None
     expect(page.locator("#task-detail img")).to_have_count(0)
+
+
+def test_a_time_from_an_earlier_day_shows_its_day(
+    signed_in: Page, live_server: str, live_state: Path
+) -> None:
+    page = signed_in
+    me = page.request.get(f"{live_server}/api/me").json()
+    long_ago = datetime(2024, 3, 5, 10, 0, 0, tzinfo=UTC)
+    insert_tasks(
+        live_state,
+        Task(id=f"old-{me['id']}", owner_id=me["id"], kind="demo", params={"seconds": 1},
+             state="SUCCESS", queued_at=long_ago, started_at=long_ago, finished_at=long_ago),
+    )  # fmt: skip
+    page.reload()
+    old = page.locator(f"#task-old-{me['id']} time").last
+    expect(old).to_have_text(re.compile(r"2024"))
+    assert "2024" in (old.get_attribute("title") or "")
+    page.fill("#demo-seconds", "0")
+    page.click("#demo-form button")
+    today = page.locator("#finished-rows tr.task-row").first.locator("time").last
+    expect(today).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"), timeout=30_000)

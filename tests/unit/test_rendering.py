@@ -1,6 +1,7 @@
 """Every partial renders on its own, with the data each caller gives it, and escapes input."""
 
 import re
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -8,6 +9,7 @@ from dashboard.finishedfilter import FinishedFilter
 from dashboard.forms import FormState, empty_demo_form, empty_pi_form
 from dashboard.models import Progress, TaskKind, TaskState
 from dashboard.rendering import (
+    clock_time,
     human_bytes,
     human_duration,
     make_templates,
@@ -200,6 +202,14 @@ def test_human_readable_figures() -> None:
     assert human_duration(0.25) == "250 ms"
     assert human_duration(7) == "7.0 s"
     assert human_duration(185) == "3 min 5 s"
+
+
+def test_a_time_shows_its_day_unless_it_is_today() -> None:
+    today = date(2026, 11, 24)
+    assert clock_time(datetime(2026, 11, 24, 9, 5, 7, tzinfo=UTC), today) == "09:05:07"
+    assert clock_time(datetime(2026, 11, 22, 14, 3, 9, tzinfo=UTC), today) == "Nov 22, 14:03"
+    assert clock_time(datetime(2025, 12, 31, 23, 59, tzinfo=UTC), today) == "2025-12-31 23:59"
+    assert clock_time(None, today) == "\u2013"
 
 
 def test_processes_render_with_and_without_a_supervisor() -> None:
