@@ -227,14 +227,25 @@
     return Math.max(240, container.clientWidth);
   }
 
+  // The chart's times on the same 24-hour clock as the rest of the page (uPlot's own is
+  // "8:26pm" under a date): with seconds while its ticks are under a minute apart.
+  const minuteFormat = new Intl.DateTimeFormat(undefined, clock);
+
+  function chartTime(t, step) {
+    return (step < 60 ? timeFormats.today : minuteFormat).format(new Date(t * 1000));
+  }
+
   function makeChart(container) {
     const options = {
       width: chartWidth(container),
       height: 180,
       scales: { y: { range: [0, 100] } },
-      axes: [{}, { size: 56, values: function (_, ticks) { return ticks.map((v) => v + " %"); } }],
+      axes: [
+        { values: (_, ticks, _axis, _space, step) => ticks.map((t) => chartTime(t, step)) },
+        { size: 56, values: (_, ticks) => ticks.map((v) => v + " %") },
+      ],
       series: [
-        {},
+        { value: (_, t) => t == null ? "–" : timeFormats.today.format(new Date(t * 1000)) },
         { label: "CPU", stroke: "#2563eb", width: 2, value: (_, v) => v == null ? "–" : v.toFixed(1) + " %" },
         { label: "Memory", stroke: "#d97706", width: 2, value: (_, v) => v == null ? "–" : v.toFixed(1) + " %" },
       ],
