@@ -273,32 +273,71 @@
     if (chart.plot) chart.plot.setData(chart.data);
   }
 
-  // Notices: a toast closes on its button or by itself after a while.
+  // Notices: a toast closes on its button or by itself after a while. Of my tasks' notices a
+  // few show at once: a burst of endings would otherwise cover the page. Older ones give way
+  // to one line that counts them (the Finished list holds them all).
   const TOAST_SECONDS = 12;
+  const MAX_TASK_TOASTS = 4;
+
+  function toastSeconds(toast) {
+    const box = toast.closest(".toasts");
+    return Number(box && box.dataset.toastSeconds) || TOAST_SECONDS;
+  }
+
+  function closeLater(toast) {
+    clearTimeout(toast.closeTimer);
+    toast.closeTimer = setTimeout(() => toast.remove(), toastSeconds(toast) * 1000);
+  }
 
   function armToast(toast) {
     if (toast.dataset.armed) return;
     toast.dataset.armed = "1";
-    const close = function () { toast.remove(); };
     const button = toast.querySelector(".toast-close");
-    if (button) button.addEventListener("click", close);
-    setTimeout(close, TOAST_SECONDS * 1000);
+    if (button) button.addEventListener("click", () => toast.remove());
+    closeLater(toast);
   }
 
   // Toasts arrive by SSE swaps, whose events do not all name a target: look for new ones.
   function armNewToasts() {
     for (const toast of document.querySelectorAll(".toast:not([data-armed])")) armToast(toast);
+    capTaskToasts();
   }
   document.addEventListener("htmx:afterSwap", armNewToasts);
   document.addEventListener("htmx:sseMessage", armNewToasts);
 
-  // A refused request (403, 404, 409, 500...) says why in a notice instead of failing silently.
-  function showError(text) {
-    const notices = document.getElementById("notices");
-    if (!notices) return;
+  function capTaskToasts() {
+    const box = document.getElementById("task-toasts");
+    if (!box) return;
+    const toasts = Array.from(box.querySelectorAll(".toast[data-task-id]"));
+    const extra = toasts.length - MAX_TASK_TOASTS;
+    if (extra <= 0) return;
+    for (const toast of toasts.slice(0, extra)) toast.remove();
+    countEarlierToasts(box, extra);
+  }
+
+  function countEarlierToasts(box, count) {
+    let note = box.querySelector(".toast-more");
+    if (!note) {
+      note = makeToast("toast toast-more", "status", "");
+      const link = document.createElement("a");
+      link.href = "#finished-list";
+      link.textContent = "See all";
+      note.querySelector(".toast-close").before(link);
+      box.prepend(note);
+      armToast(note);
+    }
+    const total = Number(note.dataset.count || 0) + count;
+    note.dataset.count = String(total);
+    note.querySelector("span").textContent = total === 1
+      ? "1 more of your tasks has ended."
+      : total + " more of your tasks have ended.";
+    closeLater(note);
+  }
+
+  function makeToast(className, role, text) {
     const toast = document.createElement("div");
-    toast.className = "toast error";
-    toast.setAttribute("role", "alert");
+    toast.className = className;
+    toast.setAttribute("role", role);
     const message = document.createElement("span");
     message.textContent = text;
     const button = document.createElement("button");
@@ -307,6 +346,14 @@
     button.setAttribute("aria-label", "dismiss");
     button.textContent = "×";
     toast.append(message, button);
+    return toast;
+  }
+
+  // A refused request (403, 404, 409, 500...) says why in a notice instead of failing silently.
+  function showError(text) {
+    const notices = document.getElementById("notices");
+    if (!notices) return;
+    const toast = makeToast("toast error", "alert", text);
     notices.append(toast);
     armToast(toast);
   }

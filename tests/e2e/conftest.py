@@ -4,6 +4,7 @@ Chromium is Debian's /usr/bin/chromium where it exists (Playwright cannot downlo
 on every machine); elsewhere Playwright's own download. Screenshots go to test-artifacts/.
 """
 
+import json
 import signal
 import subprocess
 import sys
@@ -156,3 +157,10 @@ def insert_tasks(live_state: Path, *tasks: Task) -> None:
             session.commit()
     finally:
         engine.dispose()
+
+
+def csrf_headers(page: Page) -> dict[str, str]:
+    """The headers the page's own requests carry (its CSRF token), for the test's requests."""
+    headers: dict[str, str] = json.loads(page.locator("body").get_attribute("hx-headers") or "{}")
+    assert "X-CSRF-Token" in headers
+    return headers

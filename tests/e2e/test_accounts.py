@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.accounts import unique_email
-from tests.e2e.conftest import RECORD_PROGRESS, log_in, open_page, register
+from tests.e2e.conftest import RECORD_PROGRESS, csrf_headers, log_in, open_page, register
 
 pytestmark = pytest.mark.e2e
 
@@ -100,12 +100,7 @@ def test_a_page_whose_session_ends_goes_to_the_login_page(page: Page, live_serve
         page.evaluate("htmx.trigger(document.getElementById('live'), 'htmx:sseError', {})")
     assert still_in.value.status == 200 and page.url == f"{live_server}/"
     # Logged out elsewhere (another tab): this page's stream is refused on its next reconnect.
-    csrf = page.locator("body").get_attribute("hx-headers") or ""
-    token = re.search(r'"X-CSRF-Token": "([^"]+)"', csrf)
-    assert token is not None
-    answer = page.request.post(
-        f"{live_server}/logout", headers={"X-CSRF-Token": token.group(1)}, max_redirects=0
-    )
+    answer = page.request.post(f"{live_server}/logout", headers=csrf_headers(page), max_redirects=0)
     assert answer.status == 303
     # The open stream lives on until it drops; when it does, the extension reports an error
     # (as here) and its reconnect would be refused: the page checks and goes to log in.

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from dashboard.models import Task, utcnow
-from tests.e2e.conftest import RECORD_PROGRESS, insert_tasks
+from tests.e2e.conftest import RECORD_PROGRESS, csrf_headers, insert_tasks
 
 pytestmark = pytest.mark.e2e
 
@@ -198,3 +198,29 @@ def test_a_time_from_an_earlier_day_shows_its_day(
     page.click("#demo-form button")
     today = page.locator("#finished-rows tr.task-row").first.locator("time").last
     expect(today).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"), timeout=30_000)
+
+
+def test_a_burst_of_endings_shows_a_few_notices_and_counts_the_rest(
+    signed_in: Page, live_server: str
+) -> None:
+    page = signed_in
+    expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
+    # Notices stay for the whole test, so that none leaves by its own timer meanwhile.
+    page.evaluate("document.getElementById('task-toasts').dataset.toastSeconds = '600'")
+    for _ in range(6):
+        started = page.request.post(
+            f"{live_server}/api/tasks/demo",
+            data={"seconds": 0, "should_fail": False},
+            headers=csrf_headers(page),
+        )
+        assert started.status == 202
+    expect(page.locator("#finished-rows tr.task-row")).to_have_count(6, timeout=30_000)
+    toasts = page.locator("#task-toasts .toast[data-task-id]")
+    expect(toasts).to_have_count(4)
+    more = page.locator("#task-toasts .toast-more")
+    expect(more).to_have_text(re.compile(r"^2 more of your tasks have ended\."))
+    assert page.locator("#task-toasts .toast").first.get_attribute("class") == "toast toast-more"
+    expect(more.locator("a")).to_have_attribute("href", "#finished-list")
+    more.locator(".toast-close").click()
+    expect(more).to_have_count(0)
+    expect(toasts).to_have_count(4)
