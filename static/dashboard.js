@@ -373,8 +373,28 @@
     showError("The server could not be reached. Check the connection and try again.");
   });
 
+  // How many of the tasks shown are running and queued, beside the Active heading and in the
+  // window's title, so a tab in the background still tells when the work is done.
+  const pageTitle = document.title;
+
+  function countActive() {
+    const note = document.getElementById("active-count");
+    if (!note) return;
+    const rows = Array.from(document.querySelectorAll("#active-rows tr.task-row"));
+    const queued = rows.filter((row) => row.dataset.state === "QUEUED").length;
+    const running = rows.length - queued;
+    const parts = [];
+    if (running) parts.push(running + " running");
+    if (queued) parts.push(queued + " queued");
+    note.textContent = parts.join(" · ");
+    document.title = rows.length ? "(" + rows.length + ") " + pageTitle : pageTitle;
+  }
+  document.addEventListener("htmx:afterSettle", countActive);
+  document.addEventListener("htmx:sseMessage", countActive);
+
   document.addEventListener("DOMContentLoaded", function () {
     localizeTimes(document);
     startChart();
+    countActive();
   });
 })();

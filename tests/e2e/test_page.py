@@ -224,3 +224,36 @@ def test_a_burst_of_endings_shows_a_few_notices_and_counts_the_rest(
     more.locator(".toast-close").click()
     expect(more).to_have_count(0)
     expect(toasts).to_have_count(4)
+
+
+def test_the_active_heading_and_the_window_title_count_the_work(signed_in: Page) -> None:
+    page = signed_in
+    page.on("dialog", lambda dialog: dialog.accept())
+    expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
+    count = page.locator("#active-count")
+    expect(count).to_have_text("")
+    expect(page).to_have_title("dashboard")
+    page.fill("#demo-seconds", "30")
+    page.check("input[name=should_fail][value=succeed]")
+    page.click("#demo-form button")
+    expect(count).to_have_text("1 running", timeout=30_000)
+    expect(page).to_have_title("(1) dashboard")
+
+    # Two more: how many run at once depends on the worker's pool, so the rows are the oracle,
+    # read in the same moment as the count.
+    for _ in range(2):
+        page.click("#demo-form button")
+    expect(page).to_have_title("(3) dashboard")
+    shown, states = page.evaluate(
+        """() => [document.getElementById("active-count").textContent,
+                  Array.from(document.querySelectorAll("#active-rows tr.task-row"),
+                             (row) => row.dataset.state)]"""
+    )
+    queued = states.count("QUEUED")
+    assert shown == " · ".join([f"{3 - queued} running"] + [f"{queued} queued"] * (queued > 0))
+
+    rows = page.locator("#active-rows tr.task-row")
+    for row_id in rows.evaluate_all("rows => rows.map((row) => row.id)"):
+        page.locator(f"#active-rows #{row_id} button.cancel").click()
+    expect(count).to_have_text("")
+    expect(page).to_have_title("dashboard")
