@@ -20,6 +20,9 @@ from dashboard.models import (
 )
 
 MAX_TASK_ID = 64
+# The Active list's length: past it, a backlog's oldest queued tasks wait unseen (the page says).
+ACTIVE_LIMIT = 500
+RUNNING_STATES = (TaskState.STARTED, TaskState.PROGRESS)
 
 
 def create_task(
@@ -117,16 +120,26 @@ def close_if_active(
     return get_task(session, task_id=task_id) if changed else None
 
 
-def list_active(session: Session, *, owner_id: int | None, limit: int = 500) -> list[Task]:
-    """Active tasks of one owner, or of everyone when owner_id is None (an admin's view)."""
-    query = select(Task).where(col(Task.state).in_(ACTIVE_STATES))
+def list_active(session: Session, *, owner_id: int | None, limit: int = ACTIVE_LIMIT) -> list[Task]:
+    """Active tasks of one owner, or of everyone when owner_id is None (an admin's view),
+    newest first. Past the limit (a large backlog) every running task is kept, and the newest
+    queued ones fill the rest: the work in progress always shows."""
+    running = _active_query(owner_id, RUNNING_STATES).limit(limit)
+    rows = list(session.exec(running))
+    queued = _active_query(owner_id, (TaskState.QUEUED,)).limit(limit - len(rows))
+    rows.extend(session.exec(queued))
+    rows.sort(key=lambda row: (row.queued_at, row.id), reverse=True)
+    return rows
+
+
+def _active_query(owner_id: int | None, states: Sequence[TaskState]) -> Any:
+    query = select(Task).where(col(Task.state).in_(states))
     if owner_id is not None:
         # Active tasks are few however long the history: they are found by state and then the
         # owner's kept. (`+ 0` keeps SQLite, which has no statistics, from walking the owner's
         # whole history in queue order instead, on their index.)
         query = query.where(col(Task.owner_id) + 0 == owner_id)
-    query = query.order_by(col(Task.queued_at).desc(), col(Task.id).desc()).limit(limit)
-    return list(session.exec(query))
+    return query.order_by(col(Task.queued_at).desc(), col(Task.id).desc())
 
 
 def page_tasks(

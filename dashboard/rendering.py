@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from dashboard.crud import ACTIVE_LIMIT
 from dashboard.models import FINAL_STATES, TaskKind, TaskState, TaskView
 from dashboard.tasksearch import MAX_TERM, MIN_TERM
 
@@ -97,7 +98,11 @@ def make_environment(directory: Path = TEMPLATES_DIR) -> Environment:
         lstrip_blocks=True,
     )
     environment.globals.update(
-        final_states=FINAL_STATES, task_kinds=list(TaskKind), min_term=MIN_TERM, max_term=MAX_TERM
+        final_states=FINAL_STATES,
+        task_kinds=list(TaskKind),
+        min_term=MIN_TERM,
+        max_term=MAX_TERM,
+        active_limit=ACTIVE_LIMIT,
     )
     environment.filters.update(
         human_bytes=human_bytes,

@@ -380,14 +380,17 @@
   function countActive() {
     const note = document.getElementById("active-count");
     if (!note) return;
-    const rows = Array.from(document.querySelectorAll("#active-rows tr.task-row"));
+    const body = document.getElementById("active-rows");
+    const rows = Array.from(body.querySelectorAll("tr.task-row"));
+    // A capped list (dashboard.crud.list_active) holds only part of a long queue.
+    const more = body.hasAttribute("data-capped") ? "+" : "";
     const queued = rows.filter((row) => row.dataset.state === "QUEUED").length;
     const running = rows.length - queued;
     const parts = [];
     if (running) parts.push(running + " running");
-    if (queued) parts.push(queued + " queued");
+    if (queued) parts.push(queued + more + " queued");
     note.textContent = parts.join(" · ");
-    document.title = rows.length ? "(" + rows.length + ") " + pageTitle : pageTitle;
+    document.title = rows.length ? "(" + rows.length + more + ") " + pageTitle : pageTitle;
   }
   document.addEventListener("htmx:afterSettle", countActive);
   document.addEventListener("htmx:sseMessage", countActive);

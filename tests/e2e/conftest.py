@@ -9,12 +9,13 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
-from sqlmodel import Session
+from sqlmodel import Session, col, delete
 
 from dashboard.db import make_engine
 from dashboard.models import Task
@@ -150,11 +151,24 @@ def admin_email(live_server: str, live_state: Path) -> str:
 
 def insert_tasks(live_state: Path, *tasks: Task) -> None:
     """Rows straight into the server's database: a history the test could not make by waiting."""
+    with _database(live_state) as session:
+        session.add_all(tasks)
+        session.commit()
+
+
+def delete_tasks(live_state: Path, task_ids: list[str]) -> None:
+    """Takes rows a test inserted out again (queued ones, say, that no worker will ever run)."""
+    with _database(live_state) as session:
+        session.exec(delete(Task).where(col(Task.id).in_(task_ids)))
+        session.commit()
+
+
+@contextmanager
+def _database(live_state: Path) -> Iterator[Session]:
     engine = make_engine(f"sqlite:///{live_state / 'dashboard.db'}")
     try:
         with Session(engine) as session:
-            session.add_all(tasks)
-            session.commit()
+            yield session
     finally:
         engine.dispose()
 

@@ -1,14 +1,15 @@
 """What a person sees: live gauges, a pi task with its progress bar, a failing demo task."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from dashboard.crud import ACTIVE_LIMIT
 from dashboard.models import Task, utcnow
-from tests.e2e.conftest import RECORD_PROGRESS, csrf_headers, insert_tasks
+from tests.e2e.conftest import RECORD_PROGRESS, csrf_headers, delete_tasks, insert_tasks
 
 pytestmark = pytest.mark.e2e
 
@@ -257,3 +258,37 @@ def test_the_active_heading_and_the_window_title_count_the_work(signed_in: Page)
         page.locator(f"#active-rows #{row_id} button.cancel").click()
     expect(count).to_have_text("")
     expect(page).to_have_title("dashboard")
+
+
+def test_a_long_queue_shows_what_runs_and_says_it_is_cut(
+    signed_in: Page, live_server: str, live_state: Path
+) -> None:
+    page = signed_in
+    page.on("dialog", lambda dialog: dialog.accept())
+    me = page.request.get(f"{live_server}/api/me").json()
+    # Queued after the task that will run (their times say so): the newest by queue time
+    # alone would leave the running one out.
+    later = utcnow() + timedelta(hours=1)
+    backlog = [
+        Task(id=f"backlog-{me['id']}-{number}", owner_id=me["id"], kind="demo",
+             params={"seconds": 1}, state="QUEUED", queued_at=later + timedelta(seconds=number))
+        for number in range(ACTIVE_LIMIT + 20)
+    ]  # fmt: skip
+    backlog_ids = [task.id for task in backlog]
+    insert_tasks(live_state, *backlog)  # rows only: no worker will take them
+    try:
+        page.fill("#demo-seconds", "30")
+        page.click("#demo-form button")
+        running = page.locator("#active-rows tr[data-state=PROGRESS]")
+        expect(running).to_have_count(1, timeout=30_000)
+        page.reload()  # the list as the server reads it: the running task, then the newest queued
+        expect(page.locator("#active-rows tr.task-row")).to_have_count(ACTIVE_LIMIT)
+        expect(running).to_have_count(1)
+        queued = ACTIVE_LIMIT - 1
+        expect(page.locator("#active-count")).to_have_text(f"1 running · {queued}+ queued")
+        expect(page).to_have_title(f"({ACTIVE_LIMIT}+) dashboard")
+        expect(page.locator("#active-tasks")).to_contain_text("Older queued tasks show here")
+        running.locator("button.cancel").click()
+        expect(running).to_have_count(0)
+    finally:
+        delete_tasks(live_state, backlog_ids)

@@ -173,3 +173,15 @@ def test_list_active_lists_active_tasks_newest_first_of_one_owner_or_all(
     crud.record_final(session, task_id="done", kind="demo", params={}, state=TaskState.SUCCESS)
     assert [row.id for row in crud.list_active(session, owner_id=1)] == ["c", "a"]
     assert [row.id for row in crud.list_active(session, owner_id=None)] == ["c", "b", "a"]
+
+
+def test_a_backlog_past_the_limit_keeps_every_running_task_and_the_newest_queued(
+    session: Session,
+) -> None:
+    for number in range(6):  # queued in this order: q0 is the oldest
+        crud.create_task(session, task_id=f"q{number}", kind="demo", params={}, owner_id=1)
+    for task_id in ("q0", "q1"):  # the two oldest are the ones running
+        crud.mark_started(session, task_id=task_id, kind="demo", params={}, worker="w@h")
+    shown = [row.id for row in crud.list_active(session, owner_id=1, limit=4)]
+    assert shown == ["q5", "q4", "q1", "q0"]
+    assert [row.id for row in crud.list_active(session, owner_id=1, limit=2)] == ["q1", "q0"]
