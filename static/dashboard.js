@@ -389,8 +389,11 @@
     const parts = [];
     if (running) parts.push(running + " running");
     if (queued) parts.push(queued + more + " queued");
-    note.textContent = parts.join(" · ");
-    document.title = rows.length ? "(" + rows.length + more + ") " + pageTitle : pageTitle;
+    // Written only when changed: this runs on every swap, progress ticks included.
+    const text = parts.join(" · ");
+    if (note.textContent !== text) note.textContent = text;
+    const title = rows.length ? "(" + rows.length + more + ") " + pageTitle : pageTitle;
+    if (document.title !== title) document.title = title;
   }
   document.addEventListener("htmx:afterSettle", countActive);
   document.addEventListener("htmx:sseMessage", countActive);
