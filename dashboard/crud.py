@@ -13,6 +13,7 @@ from dashboard.models import (
     ACTIVE_STATES,
     FILE_KINDS,
     FINAL_STATES,
+    RUNNING_STATES,
     Task,
     TaskKind,
     TaskState,
@@ -22,7 +23,6 @@ from dashboard.models import (
 MAX_TASK_ID = 64
 # The Active list's length: past it, a backlog's oldest queued tasks wait unseen (the page says).
 ACTIVE_LIMIT = 500
-RUNNING_STATES = (TaskState.STARTED, TaskState.PROGRESS)
 
 
 def create_task(

@@ -24,7 +24,8 @@ class TaskState(StrEnum):
         return self in FINAL_STATES
 
 
-ACTIVE_STATES = (TaskState.QUEUED, TaskState.STARTED, TaskState.PROGRESS)
+RUNNING_STATES = (TaskState.STARTED, TaskState.PROGRESS)
+ACTIVE_STATES = (TaskState.QUEUED, *RUNNING_STATES)
 FINAL_STATES = (TaskState.SUCCESS, TaskState.FAILURE, TaskState.REVOKED, TaskState.LOST)
 # The ends a person may want to try again.
 RETRYABLE_STATES = (TaskState.FAILURE, TaskState.REVOKED, TaskState.LOST)

@@ -68,10 +68,11 @@
     if (!filtered || !fragment.hasAttribute || !fragment.hasAttribute("data-live")) return;
     const news = Array.from(fragment.children).filter((row) => row.classList.contains("task-row"));
     for (const row of news) row.remove();
-    countUnseen(filtered, news);
+    leaveOut(filtered, news);
   }
 
-  function countUnseen(filtered, rows) {
+  // Rows a filtered list does not take: counted once each, their ranks remembered.
+  function leaveOut(filtered, rows) {
     if (!unseenByList.has(filtered)) unseenByList.set(filtered, new Set());
     const unseen = unseenByList.get(filtered);
     for (const row of rows) {
@@ -116,7 +117,7 @@
     if (!body) return;
     if (list.hasAttribute("data-filtered")) {
       const rows = Array.from(lateRows.rows.values());
-      countUnseen(list, rows.filter((row) => !document.getElementById(row.id)));
+      leaveOut(list, rows.filter((row) => !document.getElementById(row.id)));
       return;
     }
     for (const row of lateRows.rows.values()) {
@@ -395,8 +396,7 @@
     const title = rows.length ? "(" + rows.length + more + ") " + pageTitle : pageTitle;
     if (document.title !== title) document.title = title;
   }
-  document.addEventListener("htmx:afterSettle", countActive);
-  document.addEventListener("htmx:sseMessage", countActive);
+  document.addEventListener("htmx:afterSettle", countActive); // every swap, SSE ones too
 
   document.addEventListener("DOMContentLoaded", function () {
     localizeTimes(document);

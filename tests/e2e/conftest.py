@@ -178,3 +178,11 @@ def csrf_headers(page: Page) -> dict[str, str]:
     headers: dict[str, str] = json.loads(page.locator("body").get_attribute("hx-headers") or "{}")
     assert "X-CSRF-Token" in headers
     return headers
+
+
+def start_demo(page: Page, seconds: str, outcome: str | None = None) -> None:
+    """Starts a demo task from its form: `outcome` "succeed" or "fail", else the form's own."""
+    page.fill("#demo-seconds", seconds)
+    if outcome:
+        page.check(f"input[name=should_fail][value={outcome}]")
+    page.click("#demo-form button")

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import APIResponse, Page, Route, expect
 
 from dashboard.models import Task, utcnow
-from tests.e2e.conftest import insert_tasks
+from tests.e2e.conftest import insert_tasks, start_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -35,9 +35,7 @@ def finish_a_demo_task(page: Page) -> str:
     of the previous start stays on show until the answer replaces it)."""
     link = page.locator("#demo-form .notice a")
     previous = link.get_attribute("href") if link.count() else None
-    page.fill("#demo-seconds", "0")
-    page.check("input[name=should_fail][value=succeed]")
-    page.click("#demo-form button")
+    start_demo(page, "0", "succeed")
     expect(link).to_be_visible()
     if previous:
         expect(link).not_to_have_attribute("href", previous)
@@ -153,10 +151,8 @@ def test_a_task_that_ends_before_its_start_answer_arrives_leaves_no_row_in_a_fil
     expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
     page.select_option("#finished-kind", "pi")
     expect(page.locator("#finished-list")).to_have_attribute("data-filtered", "")
-    page.fill("#demo-seconds", "0")
-    page.check("input[name=should_fail][value=succeed]")
 
-    route, answer = hold_the_answer(page, lambda: page.click("#demo-form button"), "**/tasks/demo")
+    route, answer = hold_the_answer(page, lambda: start_demo(page, "0", "succeed"), "**/tasks/demo")
     expect(page.locator("#finished-unseen")).to_have_text("1 task has finished since.")
     route.fulfill(response=answer)
 

@@ -9,7 +9,13 @@ from playwright.sync_api import Page, expect
 
 from dashboard.crud import ACTIVE_LIMIT
 from dashboard.models import Task, utcnow
-from tests.e2e.conftest import RECORD_PROGRESS, csrf_headers, delete_tasks, insert_tasks
+from tests.e2e.conftest import (
+    RECORD_PROGRESS,
+    csrf_headers,
+    delete_tasks,
+    insert_tasks,
+    start_demo,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -64,9 +70,7 @@ def test_pi_to_200000_digits_moves_its_bar_and_lands_in_finished(
 
 def test_a_failing_demo_task_lands_as_failure(signed_in: Page) -> None:
     page = signed_in
-    page.fill("#demo-seconds", "1")
-    page.check("input[name=should_fail][value=fail]")
-    page.click("#demo-form button")
+    start_demo(page, "1", "fail")
     link = page.locator("#demo-form .notice a")
     expect(link).to_be_visible()
     task_row = page.locator(f"#task-{link.get_attribute('href').rsplit('/', 1)[-1]}")
@@ -87,9 +91,7 @@ def test_a_bad_value_gets_its_message_beside_the_field(signed_in: Page) -> None:
 
 def test_the_status_page_follows_a_task_to_its_end(signed_in: Page) -> None:
     page = signed_in
-    page.fill("#demo-seconds", "2")
-    page.check("input[name=should_fail][value=succeed]")
-    page.click("#demo-form button")
+    start_demo(page, "2", "succeed")
     page.click("#demo-form .notice a")
     detail = page.locator("#task-detail")
     expect(detail).to_have_attribute("data-state", re.compile("QUEUED|STARTED|PROGRESS"))
@@ -102,9 +104,7 @@ def test_the_status_page_follows_a_task_to_its_end(signed_in: Page) -> None:
 def test_cancel_a_running_task_then_retry_it(signed_in: Page) -> None:
     page = signed_in
     page.on("dialog", lambda dialog: dialog.accept())
-    page.fill("#demo-seconds", "30")
-    page.check("input[name=should_fail][value=succeed]")
-    page.click("#demo-form button")
+    start_demo(page, "30", "succeed")
     task_id = (page.locator("#demo-form .notice a").get_attribute("href") or "").rsplit("/", 1)[-1]
     active = page.locator(f"#active-rows #task-{task_id}")
     expect(active).to_have_attribute("data-state", "PROGRESS", timeout=30_000)
@@ -129,8 +129,7 @@ def test_the_page_fits_a_phone_and_a_laptop_window(signed_in: Page) -> None:
     table scrolls inside its card. At 1280 pixels a running task's Cancel button shows."""
     page = signed_in
     page.on("dialog", lambda dialog: dialog.accept())
-    page.fill("#demo-seconds", "30")
-    page.click("#demo-form button")
+    start_demo(page, "30")
     running = page.locator("#active-rows tr.task-row").first
     expect(running).to_have_attribute("data-state", "PROGRESS", timeout=30_000)
 
@@ -195,8 +194,7 @@ def test_a_time_from_an_earlier_day_shows_its_day(
     expect(old).to_have_text(re.compile(r"2024"))
     expect(old).to_have_attribute("title", re.compile(r"2024"))
     assert old.get_attribute("title") != old.get_attribute("datetime")
-    page.fill("#demo-seconds", "0")
-    page.click("#demo-form button")
+    start_demo(page, "0")
     today = page.locator("#finished-rows tr.task-row").first.locator("time").last
     expect(today).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"), timeout=30_000)
 
@@ -234,9 +232,7 @@ def test_the_active_heading_and_the_window_title_count_the_work(signed_in: Page)
     count = page.locator("#active-count")
     expect(count).to_have_text("")
     expect(page).to_have_title("dashboard")
-    page.fill("#demo-seconds", "30")
-    page.check("input[name=should_fail][value=succeed]")
-    page.click("#demo-form button")
+    start_demo(page, "30", "succeed")
     expect(count).to_have_text("1 running", timeout=30_000)
     expect(page).to_have_title("(1) dashboard")
 
@@ -277,8 +273,7 @@ def test_a_long_queue_shows_what_runs_and_says_it_is_cut(
     backlog_ids = [task.id for task in backlog]
     insert_tasks(live_state, *backlog)  # rows only: no worker will take them
     try:
-        page.fill("#demo-seconds", "30")
-        page.click("#demo-form button")
+        start_demo(page, "30")
         running = page.locator("#active-rows tr[data-state=PROGRESS]")
         expect(running).to_have_count(1, timeout=30_000)
         page.reload()  # the list as the server reads it: the running task, then the newest queued
