@@ -42,6 +42,9 @@ WORKER_STOP: StopPlan = ((signal.SIGTERM, 10.0), (signal.SIGQUIT, 15.0))
 REDIS_STOP: StopPlan = ((signal.SIGTERM, 10.0),)
 BEAT_STOP: StopPlan = ((signal.SIGTERM, 10.0),)
 WEB_UP_TIMEOUT_SECONDS = 60.0
+# On its own Redis, `dashboard run` has the only worker, so its name can stay the same across
+# restarts: the fleet then shows the one worker, not a row for each worker that came before.
+EMBEDDED_WORKER_NAME = "worker@%h"
 ROLE_NAMES = {"run": "supervisor"}
 
 
@@ -145,6 +148,8 @@ def run(settings: Settings) -> int:
     with Supervisor(control_path=control.socket_path(state_dir)) as supervisor:
         redis_url = settings.redis_url or _start_embedded_redis(supervisor, state_dir)
         env["REDIS_URL"] = redis_url
+        if not settings.redis_url:
+            env.setdefault("WORKER_NAME", EMBEDDED_WORKER_NAME)
         _migrate(settings.effective_database_url)
         _recover(env, embedded=not settings.redis_url)
         if not supervisor.stop_requested:  # a Ctrl-C during the migrations starts nothing more
@@ -185,8 +190,8 @@ def worker(settings: Settings) -> int:
         "worker",
         f"--loglevel={settings.log_level.upper()}",
         f"--concurrency={settings.worker_concurrency}",
-        # The default node name, celery@host, clashes when two workers share a host.
-        f"--hostname=worker-{os.getpid()}@%h",
+        # Celery's default node name, celery@host, clashes when two workers share a host.
+        f"--hostname={settings.worker_name or f'worker-{os.getpid()}@%h'}",
     ]
     return start(argv) or 0
 

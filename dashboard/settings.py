@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     celery_broker_url: str | None = None
     worker_concurrency: int = Field(2, ge=1)
+    # The worker's Celery node name ("%h" is the host's name). Unset, worker-<pid>@<host>, so
+    # that two workers on one host never share a name; `dashboard run` names its one worker.
+    worker_name: str | None = Field(None, min_length=1)
     web_concurrency: int = Field(1, ge=1)
     log_level: str = "INFO"
     # "json": one JSON object per line (dashboard.logformat), for a log collector.

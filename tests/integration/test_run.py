@@ -8,6 +8,7 @@ wait is bounded in time; the assertions are about which processes exist, never a
 import contextlib
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -188,6 +189,10 @@ def test_a_killed_worker_is_replaced_and_ctrl_c_stops_everything(dashboard_run: 
     dashboard_run.wait(lambda: all(gone(p.pid) for p in pool), "old pool to exit", 10.0)
     dashboard_run.wait(dashboard_run.worker_pool_ready, "the new worker's pool", START_SECONDS)
     assert dashboard_run.healthy()
+    # The new worker takes the dead one's name, so the fleet shows one worker, not two.
+    new_pid = dashboard_run.children()["worker"].pid
+    dashboard_run.wait(lambda: _online_pids(dashboard_run) == [new_pid], "its report", 30)
+    assert [worker["name"] for worker in _workers(dashboard_run)] == [_embedded_worker_name()]
 
     stop_and_check_nothing_is_left(dashboard_run, signal.SIGINT)
 
@@ -239,6 +244,20 @@ def _submit_demo(run: Run, seconds: float) -> str:
     return task_id
 
 
+def _workers(run: Run) -> list[dict[str, Any]]:
+    with _api(run) as api:
+        workers: list[dict[str, Any]] = api.get("/api/workers").json()["workers"]
+    return workers
+
+
+def _online_pids(run: Run) -> list[int]:
+    return [worker["pid"] for worker in _workers(run) if worker["online"]]
+
+
+def _embedded_worker_name() -> str:
+    return f"worker@{socket.gethostname()}"
+
+
 def _restart(run: Run, tmp_path: Path) -> Run:
     try:
         stop_and_check_nothing_is_left(run, signal.SIGINT)
@@ -258,6 +277,9 @@ def test_a_restart_keeps_finished_tasks_and_reruns_or_closes_active_ones(tmp_pat
         # Stopped mid-task, the message goes back to the queue and runs again on restart.
         run = _restart(run, tmp_path)
         assert _task(run, done)["state"] == "SUCCESS"
+        # The worker of before the restart is not left in the fleet as an offline row.
+        run.wait(lambda: len(_online_pids(run)) == 1, "the new worker's report", 30)
+        assert [worker["name"] for worker in _workers(run)] == [_embedded_worker_name()]
         run.wait(lambda: _task(run, running)["attempts"] >= 2, "the task to run again", 60)
 
         # Redis loses its data (its files deleted while stopped): nothing can run the task,
