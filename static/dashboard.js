@@ -140,6 +140,63 @@
     lateRows.rows = new Map();
   });
 
+  // A start form's answer replaces the form, filled in with what was sent. What was typed or
+  // chosen while the answer was on its way is put back into the new form: no keystroke lost.
+  const sentForms = new Map(); // form id -> its fields' values when it was sent
+
+  function isCheckable(field) {
+    return field.type === "checkbox" || field.type === "radio";
+  }
+
+  function fieldKey(field) {
+    return isCheckable(field) ? field.name + "=" + field.value : field.name;
+  }
+
+  function fieldValues(form) {
+    const values = new Map();
+    for (const field of Array.from(form.elements)) {
+      if (!field.name || field.type === "hidden" || field.type === "submit") continue;
+      values.set(fieldKey(field), isCheckable(field) ? field.checked : field.value);
+    }
+    return values;
+  }
+
+  function putBackTyped(form, sent, typed) {
+    for (const field of Array.from(form.elements)) {
+      const key = fieldKey(field);
+      if (!typed.has(key) || typed.get(key) === sent.get(key)) continue;
+      if (isCheckable(field)) field.checked = typed.get(key);
+      else field.value = typed.get(key);
+    }
+  }
+
+  function isStartForm(element) {
+    return element && element.classList && element.classList.contains("task-form");
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const form = event.detail.elt;
+    if (isStartForm(form)) sentForms.set(form.id, fieldValues(form));
+  });
+
+  const typedForms = new Map(); // form id -> its fields' values just before the answer's swap
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const form = event.detail.elt;
+    if (isStartForm(form) && sentForms.has(form.id)) typedForms.set(form.id, fieldValues(form));
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    const formId = event.detail.elt && event.detail.elt.id;
+    const sent = sentForms.get(formId);
+    const typed = typedForms.get(formId);
+    if (!sent || !typed) return;
+    sentForms.delete(formId);
+    typedForms.delete(formId);
+    const form = document.getElementById(formId);
+    if (form) putBackTyped(form, sent, typed);
+  });
+
   function rememberLastEventId(event) {
     const id = event.detail && event.detail.lastEventId;
     const live = document.getElementById("live");

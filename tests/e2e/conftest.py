@@ -8,13 +8,13 @@ import json
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import APIResponse, ConsoleMessage, Page, Route, expect
 from sqlmodel import Session, col, delete
 
 from dashboard.db import make_engine
@@ -186,3 +186,18 @@ def start_demo(page: Page, seconds: str, outcome: str | None = None) -> None:
     if outcome:
         page.check(f"input[name=should_fail][value={outcome}]")
     page.click("#demo-form button")
+
+
+def hold_the_answer(
+    page: Page, ask: Callable[[], None], url: str = "**/fragments/finished*"
+) -> tuple[Route, APIResponse]:
+    """The answer to what the page asks of `url` on `ask()` (by default the Finished list),
+    read by the server now but held back from the page until the test fulfills the route."""
+    held: list[Route] = []
+    page.route(url, lambda route: held.append(route))
+    ask()
+    for _ in range(200):  # up to 10 s
+        if held:
+            return held[0], held[0].fetch()
+        page.wait_for_timeout(50)
+    raise AssertionError(f"the page asked nothing of {url}")

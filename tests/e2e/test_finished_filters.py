@@ -3,14 +3,13 @@ without a page load; while it is filtered, tasks that finish are counted, not sl
 cleared, it is the live list again."""
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import APIResponse, Page, Route, expect
 
 from dashboard.models import Task, utcnow
-from tests.e2e.conftest import insert_tasks, start_demo
+from tests.e2e.conftest import hold_the_answer, insert_tasks, start_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -78,21 +77,6 @@ def test_typing_in_the_search_box_narrows_the_list_without_a_page_load(
     expect(rows.first).to_have_id(f"task-{finished_next}", timeout=30_000)
     assert page.evaluate("window.stillTheSamePage") is True
     assert console_errors == []
-
-
-def hold_the_answer(
-    page: Page, ask: Callable[[], None], url: str = "**/fragments/finished*"
-) -> tuple[Route, APIResponse]:
-    """The answer to what the page asks of `url` on `ask()` (by default the Finished list),
-    read by the server now but held back from the page until the test fulfills the route."""
-    held: list[Route] = []
-    page.route(url, lambda route: held.append(route))
-    ask()
-    for _ in range(200):  # up to 10 s
-        if held:
-            return held[0], held[0].fetch()
-        page.wait_for_timeout(50)
-    raise AssertionError(f"the page asked nothing of {url}")
 
 
 def answer_later(page: Page, route: Route, answer: APIResponse) -> None:

@@ -13,6 +13,7 @@ from tests.e2e.conftest import (
     RECORD_PROGRESS,
     csrf_headers,
     delete_tasks,
+    hold_the_answer,
     insert_tasks,
     start_demo,
 )
@@ -87,6 +88,28 @@ def test_a_bad_value_gets_its_message_beside_the_field(signed_in: Page) -> None:
     expect(page.locator("#pi-digits-error")).to_contain_text("capped at 10 digits")
     expect(page.locator("#pi-digits")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#pi-digits")).to_have_value("11")
+
+
+def test_what_is_typed_while_a_start_is_on_its_way_is_kept(signed_in: Page) -> None:
+    """The start's answer replaces the form, filled in with what was sent; a value changed
+    while the answer was held back stays as changed, and an unchanged one as sent."""
+    page = signed_in
+    page.fill("#pi-digits", "120")
+
+    def start_pi() -> None:
+        page.click("#pi-form button")
+
+    route, answer = hold_the_answer(page, start_pi, "**/tasks/pi")
+    page.fill("#pi-digits", "345")
+    page.check("#pi-form input[name=notify_email]")
+    route.fulfill(response=answer)
+
+    expect(page.locator("#pi-form .notice")).to_contain_text("Started")
+    expect(page.locator("#pi-digits")).to_have_value("345")
+    expect(page.locator("#pi-form input[name=notify_email]")).to_be_checked()
+    expect(page.locator("#pi-method")).to_have_value("chudnovsky")
+    started = page.locator("#pi-form .notice a").get_attribute("href") or ""
+    expect(page.locator(f"#task-{started.rsplit('/', 1)[-1]}")).to_contain_text("120 digits")
 
 
 def test_the_status_page_follows_a_task_to_its_end(signed_in: Page) -> None:
