@@ -27,8 +27,12 @@ EMAIL_TAKEN = "an account with this e-mail exists already"
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site: an open redirect to another site would help phishing."""
+    """Only a path on this site: an open redirect to another site would help phishing. Control
+    characters are refused too: a browser drops a tab or newline from a URL, which turns
+    "/<tab>/evil.example" into "//evil.example", and no header may carry them."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in target):
         return "/"
     return target
 
@@ -72,9 +76,11 @@ def _check_anonymous_csrf(request: Request, given: str) -> None:
 
 def _go(request: Request, target: str) -> Response:
     """Sends the browser on: HX-Redirect for htmx, a 303 for a plain form."""
+    redirect = RedirectResponse(target, status_code=303)
     if request.headers.get("HX-Request") == "true":
-        return Response(status_code=204, headers={"HX-Redirect": target})
-    return RedirectResponse(target, status_code=303)
+        # The same address the 303 would give, percent-encoded as its Location is.
+        return Response(status_code=204, headers={"HX-Redirect": redirect.headers["location"]})
+    return redirect
 
 
 def _logged_in(

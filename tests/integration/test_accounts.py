@@ -28,9 +28,11 @@ def register(visitor: httpx.Client, email: str, password: str = PASSWORD) -> htt
     return visitor.post("/register", data=form, headers={"HX-Request": "true"})
 
 
-def log_in(visitor: httpx.Client, email: str, password: str) -> httpx.Response:
+def log_in(
+    visitor: httpx.Client, email: str, password: str, then: str = "/account"
+) -> httpx.Response:
     token = form_token(visitor.get("/login").text)
-    form = {"email": email, "password": password, "csrf_token": token, "next": "/account"}
+    form = {"email": email, "password": password, "csrf_token": token, "next": then}
     return visitor.post("/login", data=form, headers={"HX-Request": "true"})
 
 
@@ -94,6 +96,22 @@ def test_login_and_logout(visitor: httpx.Client, user: Account, web: str) -> Non
     # The session is ended on the server, not only forgotten by this visitor.
     with httpx.Client(base_url=web, cookies={"dashboard_session": old_cookie}) as replay:
         assert replay.get("/api/me").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("then", "redirect"),
+    [
+        ("/\t/evil.example", "/"),  # a browser drops the tab: //evil.example
+        ("/\r\n/evil.example", "/"),  # no header may carry a newline
+        ("/?q=café", "/?q=caf%C3%A9"),  # encoded as a 303's Location is
+    ],
+)
+def test_after_an_htmx_login_the_browser_goes_only_to_a_page_of_this_site(
+    visitor: httpx.Client, user: Account, then: str, redirect: str
+) -> None:
+    answer = log_in(visitor, user.email, PASSWORD, then)
+    assert answer.status_code == 204 and answer.headers["HX-Redirect"] == redirect
+    assert "dashboard_session=" in answer.headers["set-cookie"]
 
 
 def test_login_refuses_an_address_after_repeated_failures(

@@ -128,6 +128,11 @@ def test_waits_are_said_in_words() -> None:
         ("//evil.example/", "/"),
         ("/\\\\evil.example/", "/"),
         ("javascript:alert(1)", "/"),
+        ("/\t/evil.example", "/"),
+        ("/\n/evil.example", "/"),
+        ("/tasks/\r\nSet-Cookie: x=1", "/"),
+        ("/\x7f/evil.example", "/"),
+        ("/?q=café", "/?q=café"),
     ],
 )
 def test_after_login_the_browser_goes_only_to_a_page_of_this_site(
