@@ -7,6 +7,7 @@ configured length: a client that was away for longer than that window gets a fre
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,10 +100,22 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+# What Redis takes as a stream id: "ms-seq" or "ms", each part an unsigned 64-bit number.
+# Python's int() would also take "1_0", " 10", "10-" and numbers of any size: given as a
+# Last-Event-ID, Redis would refuse them in the middle of a stream.
+_ID_PATTERN = re.compile(r"([0-9]{1,20})(?:-([0-9]{1,20}))?")
+_ID_PART_LIMIT = 2**64
+
+
 def id_key(entry_id: str) -> tuple[int, int]:
     """Orders stream ids numerically ("10-0" comes after "9-5"); raises ValueError if malformed."""
-    milliseconds, _, sequence = entry_id.partition("-")
-    return int(milliseconds), int(sequence or 0)
+    match = _ID_PATTERN.fullmatch(entry_id)
+    if match is None:
+        raise ValueError(f"not a stream id: {entry_id!r}")
+    milliseconds, sequence = int(match[1]), int(match[2] or 0)
+    if milliseconds >= _ID_PART_LIMIT or sequence >= _ID_PART_LIMIT:
+        raise ValueError(f"a stream id part past 64 bits: {entry_id!r}")
+    return milliseconds, sequence
 
 
 def is_valid_id(entry_id: str) -> bool:

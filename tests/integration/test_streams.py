@@ -1,5 +1,7 @@
 """The event streams: snapshot first, exact resume by Last-Event-ID, nothing left on close."""
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 from redis import Redis
@@ -103,6 +105,21 @@ def test_an_unknown_position_gets_a_snapshot_instead(api: httpx.Client) -> None:
     with open_stream(api, "/events", {"Last-Event-ID": "not-an-id"}) as stream:
         first = stream.read_until(lambda m: True, timeout=30, events=("active-list", "task"))
     assert first[0].event == "active-list"
+
+
+@pytest.mark.parametrize(
+    "garble",
+    [lambda ms: f"{ms}-", lambda ms: f"{ms[:1]}_{ms[1:]}-0", lambda ms: f"{ms}-{2**64}"],
+    ids=["no sequence", "underscore", "past 64 bits"],
+)
+def test_a_position_inside_the_log_that_redis_would_refuse_gets_a_snapshot(
+    api: httpx.Client, garble: Callable[[str], str]
+) -> None:
+    """Such ids (which int() reads) once passed the check and broke the stream mid-answer."""
+    milliseconds = last_task_event_id(api).split("-")[0]
+    with open_stream(api, "/api/events", {"Last-Event-ID": garble(milliseconds)}) as stream:
+        (ready,) = stream.read_until(lambda m: True, timeout=30, events=("ready",))
+    assert ready.id
 
 
 def test_closed_connections_leave_nothing_behind(api: httpx.Client, web: str) -> None:

@@ -24,7 +24,9 @@ def test_stream_ids_order_numerically() -> None:
 
 def test_malformed_ids_are_not_valid() -> None:
     assert is_valid_id("1700000000000-0")
-    for bad in ("", "abc", "1-x", "-", "1-2-3"):
+    assert is_valid_id("5") and is_valid_id(f"{2**64 - 1}-{2**64 - 1}")
+    # Each of these int() would take, and Redis refuse in the middle of a stream.
+    for bad in ("", "abc", "1-x", "-", "1-2-3", "17-", "1_7-0", " 17-0", "17-0 ", f"{2**64}-0"):
         assert not is_valid_id(bad)
 
 
