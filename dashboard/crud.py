@@ -2,7 +2,7 @@
 
 import base64
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, tuple_, update
@@ -219,9 +219,17 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         moment, task_id = base64.urlsafe_b64decode(padded).decode().split("|", 1)
-        return datetime.fromisoformat(moment), task_id
+        if "\x00" in task_id:  # PostgreSQL refuses it in a query
+            raise ValueError("a NUL in its task id")
+        return _in_utc(datetime.fromisoformat(moment)), task_id
     except (UnicodeDecodeError, ValueError) as error:
         raise ValueError("not a cursor from this API") from error
+
+
+def _in_utc(moment: datetime) -> datetime:
+    # A cursor this module made is in UTC; another offset, compared as text on SQLite, would
+    # give the wrong page.
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment
 
 
 def active_task_ids(engine: Engine) -> list[tuple[str, str | None]]:

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Header, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 from sqlmodel import Session
 
 from dashboard.accounts import sessions, tokens
@@ -22,6 +23,17 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 # No NUL: PostgreSQL refuses it in text outright.
 NO_NUL = r"^[^\x00]*$"
+
+
+def refuse_nul(text: str) -> str:
+    """A NUL would reach PostgreSQL, which refuses it (a 500): it is a 422 for its field."""
+    if "\x00" in text:
+        raise ValueError("must not contain a NUL character")
+    return text
+
+
+# Text from a request that may be stored or looked up in SQL.
+StorableText = Annotated[str, AfterValidator(refuse_nul)]
 # What the Finished list's form sends; "" is its "any" choice.
 StateChoice = Literal["", "SUCCESS", "FAILURE", "REVOKED", "LOST"]
 KindChoice = Literal["", "pi", "demo", "csv"]

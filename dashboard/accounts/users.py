@@ -30,6 +30,8 @@ def normalize_email(email: str) -> str:
 
 
 def find_by_email(session: Session, *, email: str) -> User | None:
+    if "\x00" in email:  # no account has one, and PostgreSQL refuses it in a query
+        return None
     query = select(User).where(col(User.email) == normalize_email(email))
     return session.exec(query).first()
 

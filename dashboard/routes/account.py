@@ -12,7 +12,7 @@ from dashboard.accounts import tokens, users
 from dashboard.accounts.throttle import describe_wait
 from dashboard.accounts.users import MAX_PASSWORD_LENGTH, Credentials
 from dashboard.accounts.viewer import Viewer
-from dashboard.deps import LOGGED_IN, CurrentUser, ServicesDep, SessionDep
+from dashboard.deps import LOGGED_IN, CurrentUser, ServicesDep, SessionDep, StorableText
 from dashboard.routes.auth import EMAIL_TAKEN, client_address, login_throttle
 from dashboard.routes.pages import page_or_fragment
 from dashboard.submissions import field_errors
@@ -25,7 +25,7 @@ public = APIRouter(tags=["account"])
 
 
 class TokenRequest(BaseModel):
-    name: str = Field(min_length=1, max_length=100, description="What the token is for")
+    name: StorableText = Field(min_length=1, max_length=100, description="What the token is for")
 
 
 class Me(BaseModel):
@@ -37,9 +37,9 @@ class Me(BaseModel):
 class TokenLogin(BaseModel):
     """E-mail and password, traded for a personal token (for terminal clients and scripts)."""
 
-    email: str = Field(max_length=320)
+    email: StorableText = Field(max_length=320)
     password: str = Field(max_length=MAX_PASSWORD_LENGTH)
-    name: str = Field("API client", min_length=1, max_length=100)
+    name: StorableText = Field("API client", min_length=1, max_length=100)
 
 
 class TokenInfo(BaseModel):
@@ -165,9 +165,9 @@ def create_token_with_password(
         return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(wait)})
     user = users.authenticate(session, email=login.email, password=login.password)
     if user is None or user.id is None:
-        throttle.record_failure(address)
+        throttle.record_failure(address, login.email)
         raise HTTPException(401, detail="wrong e-mail or password")
-    throttle.clear(address)
+    throttle.forgive(address, login.email)
     plain, token = tokens.create(session, user_id=user.id, name=login.name)
     assert token.id is not None
     return NewToken(id=token.id, name=token.name, token=plain)

@@ -123,10 +123,10 @@ def log_in(
         return response
     user = users.authenticate(session, email=email, password=password)
     if user is None or user.id is None:
-        throttle.record_failure(address)
+        throttle.record_failure(address, email)
         form.errors["form"] = "Wrong e-mail or password."
         return _form_page(request, services, "login", form, status=401)
-    throttle.clear(address)
+    throttle.forgive(address, email)
     return _logged_in(request, services, session, user.id, next)
 
 

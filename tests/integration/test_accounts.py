@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from dashboard.accounts.throttle import KEY_PREFIX
 from dashboard.models import ApiToken, LoginSession, User
-from tests.accounts import PASSWORD, Account, form_token, page_csrf, unique_email
+from tests.accounts import PASSWORD, Account, form_token, make_user, page_csrf, unique_email
 
 pytestmark = pytest.mark.integration
 
@@ -127,6 +127,21 @@ def test_login_refuses_an_address_after_repeated_failures(
     finally:
         redis_client.delete(KEY_PREFIX + "127.0.0.1")
     assert log_in(visitor, user.email, PASSWORD).status_code == 204
+
+
+def test_logging_in_to_your_own_account_does_not_reset_guesses_at_another(
+    visitor: httpx.Client, user: Account, engine: Engine, redis_client: Redis
+) -> None:
+    guesser = make_user(engine)
+    try:
+        for _ in range(2):
+            for _ in range(2):
+                assert log_in(visitor, user.email, "wrong guess").status_code == 401
+            assert log_in(visitor, guesser.email, PASSWORD).status_code == 204
+        assert log_in(visitor, user.email, "wrong guess").status_code == 401
+        assert log_in(visitor, user.email, "wrong guess").status_code == 429  # 5 guesses
+    finally:
+        redis_client.delete(*redis_client.keys(KEY_PREFIX + "*"))
 
 
 def test_forms_without_the_right_csrf_token_are_refused(

@@ -1,11 +1,12 @@
 """Oversized and malformed requests get a clear 4xx, never a 5xx."""
 
+import base64
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.accounts import Account
+from tests.accounts import PASSWORD, Account, form_token, page_client
 
 pytestmark = pytest.mark.integration
 TEN_MB = 10 * 1024 * 1024
@@ -97,3 +98,31 @@ def test_odd_paths_and_queries_are_a_4xx(client: httpx.Client) -> None:
     # Ids beyond what an SQL integer holds (PostgreSQL would refuse them) are a 422.
     assert client.delete("/api/tokens/-73285241395").status_code == 422
     assert client.delete(f"/api/tokens/{2**40}").status_code == 422
+
+
+def test_a_nul_in_text_is_a_422_or_no_match_never_a_500(
+    client: httpx.Client, web: str, user: Account
+) -> None:
+    """PostgreSQL refuses a NUL in text outright: each of these was a 500 there."""
+    with httpx.Client(base_url=web, timeout=30) as anonymous:
+        guess = {"email": "a\x00b@example.com", "password": "long enough"}
+        answer = anonymous.post("/api/tokens", json=guess)
+        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"][-1] == "email"
+        named = {"email": user.email, "password": PASSWORD, "name": "n\x00"}
+        answer = anonymous.post("/api/tokens", json=named)
+        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"][-1] == "name"
+    cursor = base64.urlsafe_b64encode(b"2026-11-24T23:11:06+00:00|a\x00b").decode()
+    for path in ("/api/tasks", "/fragments/finished"):
+        answer = client.get(path, params={"cursor": cursor})
+        assert answer.status_code == 422, (path, answer.text)
+
+
+def test_a_nul_in_a_login_or_token_form_is_said_beside_the_field(web: str, user: Account) -> None:
+    with httpx.Client(base_url=web, timeout=30) as visitor:
+        token = form_token(visitor.get("/login").text)
+        form = {"email": "a\x00b@example.com", "password": "x", "csrf_token": token}
+        answer = visitor.post("/login", data=form, headers={"HX-Request": "true"})
+        assert answer.status_code == 401 and "Wrong e-mail or password" in answer.text
+    with page_client(web, user) as browser:
+        answer = browser.post("/account/tokens", data={"name": "x\x00y"})
+        assert answer.status_code == 422 and "NUL" in answer.text

@@ -98,19 +98,37 @@ def redis(tmp_path: Path) -> Iterator[Redis]:
 def test_the_throttle_refuses_an_address_after_its_failures(redis: Redis) -> None:
     throttle = LoginThrottle(redis, max_failures=3, window_seconds=600)
     for _ in range(2):
-        throttle.record_failure("10.0.0.1")
+        throttle.record_failure("10.0.0.1", "ann@example.com")
     assert throttle.seconds_refused("10.0.0.1") == 0
-    throttle.record_failure("10.0.0.1")
+    throttle.record_failure("10.0.0.1", "bob@example.com")
     assert 590 <= throttle.seconds_refused("10.0.0.1") <= 600
     assert throttle.seconds_refused("10.0.0.2") == 0  # another address is not affected
-    throttle.clear("10.0.0.1")
+
+
+def test_a_login_forgives_only_the_failures_against_its_own_account(redis: Redis) -> None:
+    throttle = LoginThrottle(redis, max_failures=3, window_seconds=600)
+    throttle.record_failure("10.0.0.1", "ann@example.com")
+    throttle.record_failure("10.0.0.1", "ann@example.com")
+    throttle.forgive("10.0.0.1", "me@example.com")  # the guesser logs in as themselves
+    throttle.record_failure("10.0.0.1", "ann@example.com")
+    assert throttle.seconds_refused("10.0.0.1") > 0  # the guesses at ann still count
+
+    redis.flushall()
+    throttle.record_failure("10.0.0.1", "Ann@Example.com ")
+    throttle.record_failure("10.0.0.1", "ann@example.com")
+    throttle.forgive("10.0.0.1", "ann@example.com")  # ann mistyped, then got it right
+    throttle.record_failure("10.0.0.1", "ann@example.com")
+    throttle.record_failure("10.0.0.1", "ann@example.com")
     assert throttle.seconds_refused("10.0.0.1") == 0
+    throttle.forgive("10.0.0.1", "ann@example.com")
+    assert redis.keys("*") == []  # nothing left behind once all is forgiven
 
 
 def test_the_throttle_steps_aside_when_redis_is_down() -> None:
     down = Redis(port=free_port(), socket_connect_timeout=0.5)
     throttle = LoginThrottle(down, max_failures=1, window_seconds=60)
-    throttle.record_failure("10.0.0.1")
+    throttle.record_failure("10.0.0.1", "ann@example.com")
+    throttle.forgive("10.0.0.1", "ann@example.com")
     assert throttle.seconds_refused("10.0.0.1") == 0
 
 

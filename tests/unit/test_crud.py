@@ -1,6 +1,6 @@
 """Task data access on a real SQLite file made by the migrations."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -124,6 +124,18 @@ def test_a_foreign_cursor_is_refused(session: Session) -> None:
 def test_cursor_round_trip() -> None:
     moment = utcnow()
     assert crud.decode_cursor(crud.encode_cursor(moment, "abc")) == (moment, "abc")
+
+
+def test_a_cursor_in_another_offset_is_read_in_utc() -> None:
+    # SQLite compares the moments as text: "10:00+05:00" must be read as "05:00+00:00".
+    east = datetime(2026, 11, 24, 10, 0, tzinfo=timezone(timedelta(hours=5)))
+    moment, _ = crud.decode_cursor(crud.encode_cursor(east, "abc"))
+    assert moment.isoformat() == "2026-11-24T05:00:00+00:00"
+
+
+def test_a_cursor_with_a_nul_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a cursor"):
+        crud.decode_cursor(crud.encode_cursor(utcnow(), "a\x00b"))
 
 
 def test_close_if_active_ends_only_old_active_tasks(session: Session) -> None:
