@@ -39,6 +39,7 @@ from dashboard.routes import (
     workers_api,
 )
 from dashboard.sampler import HostSampler
+from dashboard.securityheaders import SecurityHeaders
 from dashboard.services import Services
 from dashboard.settings import Settings, get_settings
 from dashboard.streaming import HTML, JSON, TOAST, format_json, html_formatter, toast_formatter
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = build_services(settings)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     routers = (
         auth,
         account,

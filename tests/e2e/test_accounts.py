@@ -7,7 +7,14 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.accounts import unique_email
-from tests.e2e.conftest import RECORD_PROGRESS, csrf_headers, log_in, open_page, register
+from tests.e2e.conftest import (
+    RECORD_PROGRESS,
+    csrf_headers,
+    log_in,
+    open_page,
+    register,
+    start_demo,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -115,3 +122,31 @@ def test_the_api_docs_load_without_any_cdn(signed_in: Page, live_server: str) ->
     expect(signed_in.locator(".swagger-ui .information-container")).to_contain_text("dashboard")
     expect(signed_in.locator(".opblock-summary-path", has_text="/api/tasks/csv")).to_be_visible()
     assert all(url.startswith(live_server) or url.startswith("data:") for url in requests)
+
+
+# Each page records what its Content-Security-Policy refused, from its first script on.
+RECORD_REFUSALS = """
+window.refused = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.refused.push(event.violatedDirective + " " + (event.blockedURI || event.sample));
+});
+"""
+
+
+def test_the_pages_run_under_their_security_policy_with_nothing_refused(
+    signed_in: Page, live_server: str, console_errors: list[str]
+) -> None:
+    page = signed_in
+    page.add_init_script(RECORD_REFUSALS)
+    page.reload()
+    expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
+    start_demo(page, "1", "fail")
+    expect(page.locator("#finished-rows tr.task-row").first).to_contain_text("FAILURE")
+    row_id = page.locator("#finished-rows tr.task-row").first.get_attribute("id") or ""
+    refused = page.evaluate("window.refused")
+    for path in ("/account", "/docs", f"/tasks/{row_id.removeprefix('task-')}"):
+        page.goto(live_server + path)
+        page.wait_for_load_state("networkidle")
+        refused += page.evaluate("window.refused")
+    expect(page.locator(".task-detail")).to_contain_text("FAILURE")
+    assert refused == [] and console_errors == []

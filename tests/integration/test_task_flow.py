@@ -168,6 +168,16 @@ def test_head_is_answered_wherever_get_is(api: httpx.Client, anonymous: httpx.Cl
     assert anonymous.head("/api/tasks").status_code == 401
 
 
+def test_private_answers_are_not_stored_and_no_page_may_frame_them(api: httpx.Client) -> None:
+    for path in ("/", "/api/tasks", "/api/me", "/account", "/events"):
+        headers = api.head(path, timeout=5).headers
+        assert headers["cache-control"] == "no-store", path
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert headers["x-content-type-options"] == "nosniff", path
+    static = api.get("/static/dashboard.js").headers
+    assert "no-store" not in static.get("cache-control", "") and "etag" in static
+
+
 def test_page_forms_show_the_reason_beside_the_field(api: httpx.Client) -> None:
     page = api.get("/")
     assert page.status_code == 200 and 'id="pi-form"' in page.text

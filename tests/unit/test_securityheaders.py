@@ -1,0 +1,52 @@
+"""The headers every answer gets, through ASGI: the page policy (the docs' own), no-store
+except for static files, and a response's own choice of a header kept."""
+
+from starlette.types import Message, Receive, Scope, Send
+
+from dashboard.securityheaders import DOCS_POLICY, PAGE_POLICY, SecurityHeaders
+from tests.aio import run
+
+
+async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+    """An application that sets Cache-Control itself on /cached, and nothing elsewhere."""
+    headers = [(b"cache-control", b"max-age=60")] if scope["path"] == "/cached" else []
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"hello", "more_body": False})
+
+
+def headers_of(path: str) -> dict[str, list[str]]:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "headers": []}
+    run(SecurityHeaders(answer)(scope, receive, send))
+    assert sent[1]["body"] == b"hello"
+    headers: dict[str, list[str]] = {}
+    for name, value in sent[0]["headers"]:
+        headers.setdefault(name.decode(), []).append(value.decode())
+    return headers
+
+
+def test_a_page_is_framed_by_nobody_runs_only_its_own_scripts_and_is_not_stored() -> None:
+    headers = headers_of("/")
+    assert headers["content-security-policy"] == [PAGE_POLICY]
+    assert "script-src 'self';" in PAGE_POLICY and "frame-ancestors 'none'" in PAGE_POLICY
+    assert headers["x-frame-options"] == ["DENY"]
+    assert headers["x-content-type-options"] == ["nosniff"]
+    assert headers["referrer-policy"] == ["same-origin"]
+    assert headers["cache-control"] == ["no-store"]
+
+
+def test_the_docs_may_run_their_inline_start_and_static_files_may_be_cached() -> None:
+    assert headers_of("/docs")["content-security-policy"] == [DOCS_POLICY]
+    static = headers_of("/static/app.js")
+    assert "cache-control" not in static and static["x-content-type-options"] == ["nosniff"]
+
+
+def test_a_response_that_sets_a_header_itself_keeps_it() -> None:
+    assert headers_of("/cached")["cache-control"] == ["max-age=60"]
