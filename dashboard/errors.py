@@ -40,6 +40,10 @@ async def _login_required(request: Request, error: Exception) -> Response:
     return RedirectResponse(login_url(str(request.url)), status_code=303)
 
 
+# Fields whose value an error answer never repeats.
+SECRET_FIELDS = frozenset({"password"})
+
+
 async def _invalid_request(request: Request, error: Exception) -> Response:
     """FastAPI's 422, but one that survives an input of 1e999: JSON has no infinity, and
     echoing it back would turn a clear 422 into a 500. A person who followed a link with a bad
@@ -48,7 +52,25 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
     if _wants_page(request):
         reasons = [(_field_name(item["loc"]), item["msg"]) for item in error.errors()]
         return _error_page(request, 422, None, reasons=reasons)
-    return JSONResponse({"detail": _finite(jsonable_encoder(error.errors()))}, status_code=422)
+    detail = _finite(jsonable_encoder(_without_secrets(error.errors())))
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _without_secrets(errors: Sequence[Any]) -> list[Any]:
+    """No password is echoed back, whether its own field's error or a body's that holds it:
+    clients and proxies log 422 bodies."""
+    return [
+        {key: value for key, value in item.items() if key != "input"}
+        if _holds_secret(item)
+        else item
+        for item in errors
+    ]
+
+
+def _holds_secret(item: dict[str, Any]) -> bool:
+    given = item.get("input")
+    named = {str(part) for part in item["loc"]} | (set(given) if isinstance(given, dict) else set())
+    return bool(named & SECRET_FIELDS)
 
 
 def _field_name(location: Sequence[Any]) -> str:

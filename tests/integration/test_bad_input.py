@@ -81,6 +81,15 @@ def test_malformed_bodies_are_a_4xx(
     assert answer.json()["detail"]
 
 
+def test_a_422_never_repeats_a_password(web: str) -> None:
+    with httpx.Client(base_url=web, timeout=30) as anonymous:
+        short = anonymous.post("/api/users", json={"email": "a@example.com", "password": "s3cr"})
+        no_email = anonymous.post("/api/tokens", json={"password": "hunter2-secret"})
+    assert short.status_code == 422 and short.json()["detail"][0]["loc"][-1] == "password"
+    assert no_email.status_code == 422 and no_email.json()["detail"][0]["loc"][-1] == "email"
+    assert "s3cr" not in short.text and "hunter2-secret" not in no_email.text
+
+
 def test_an_infinite_number_is_a_422(client: httpx.Client) -> None:
     answer = client.post(
         "/api/tasks/demo",
