@@ -197,6 +197,14 @@
     if (form) putBackTyped(form, sent, typed);
   });
 
+  // The second click of a double-click on a start button is not a second start: a short task
+  // answers within it, so the fresh form's button would otherwise take it and start the task
+  // again. (Enter and single clicks, even quick ones, start a task each.)
+  document.addEventListener("click", function (event) {
+    if (event.detail < 2 || !event.target.closest) return;
+    if (event.target.closest(".task-form button[type=submit]")) event.preventDefault();
+  }, true);
+
   function rememberLastEventId(event) {
     const id = event.detail && event.detail.lastEventId;
     const live = document.getElementById("live");

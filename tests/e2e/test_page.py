@@ -112,6 +112,26 @@ def test_what_is_typed_while_a_start_is_on_its_way_is_kept(signed_in: Page) -> N
     expect(page.locator(f"#task-{started.rsplit('/', 1)[-1]}")).to_contain_text("120 digits")
 
 
+def test_a_double_click_on_start_starts_one_task(signed_in: Page) -> None:
+    """A 0-second task answers before the second click of a double-click lands, on the
+    fresh form's button; that click must not start it again. A later single click does."""
+    page = signed_in
+    starts: list[str] = []
+    page.on("request", lambda r: starts.append(r.url) if r.method == "POST" else None)
+    page.fill("#demo-seconds", "0")
+    box = page.locator("#demo-form button").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down(click_count=1)
+    page.mouse.up(click_count=1)
+    expect(page.locator("#demo-form .notice")).to_contain_text("Started")  # the answer is in
+    page.mouse.down(click_count=2)
+    page.mouse.up(click_count=2)
+    page.click("#pi-form button")  # something to wait for, sent after any second start
+    expect(page.locator("#pi-form .notice")).to_contain_text("Started")
+    assert [url.rsplit("/", 1)[-1] for url in starts] == ["demo", "pi"]
+
+
 def test_the_status_page_follows_a_task_to_its_end(signed_in: Page) -> None:
     page = signed_in
     start_demo(page, "2", "succeed")
