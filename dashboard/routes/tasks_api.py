@@ -165,6 +165,8 @@ def download_file(task_id: str, session: SessionDep, viewer: CurrentUser) -> Fil
 @router.get("/{task_id}/digits.txt", response_class=FileResponse, responses=FILE_ANSWERS)
 def download_digits(task_id: str, session: SessionDep, viewer: CurrentUser) -> FileResponse:
     """All digits of a finished pi task, as plain text (the same as `/file` for pi tasks)."""
+    if _readable(session, viewer, task_id).kind != TaskKind.PI:
+        raise HTTPException(404, detail="this task has made no digits: it is not a pi task")
     return download_file(task_id, session, viewer)
 
 

@@ -75,6 +75,9 @@ def test_someone_else_cannot_download_my_export(
     with httpx.Client(base_url=web) as anonymous:
         assert anonymous.get(f"/api/tasks/{task_id}/file").status_code == 401
     assert api.get(f"/api/tasks/{task_id}/file").text.count("\n") == 11
+    # The address of a pi task's digits serves no CSV under a .txt name.
+    not_digits = api.get(f"/api/tasks/{task_id}/digits.txt")
+    assert not_digits.status_code == 404 and "not a pi task" in not_digits.json()["detail"]
 
 
 def test_the_history_export_lists_my_tasks_and_only_mine(
