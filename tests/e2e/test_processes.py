@@ -1,9 +1,12 @@
 """The processes page: what `dashboard run` supervises, its output, and its controls."""
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
-from tests.e2e.conftest import log_in
+from dashboard.models import Task, utcnow
+from tests.e2e.conftest import insert_tasks, log_in, start_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -46,3 +49,42 @@ def test_the_main_page_links_to_the_processes(admin_page: Page, live_server: str
     expect(page.locator("#processes tbody tr")).to_have_count(4)
     page.click("text=logs and controls →")
     expect(page.locator("#log-web")).to_be_visible()
+
+
+def test_all_users_fits_a_laptop_window_with_every_column_in_view(
+    admin_page: Page, live_server: str, live_state: Path
+) -> None:
+    """The owner column makes the lists wider: at 1280 pixels both still fit their cards, so
+    Retry and Cancel need no sideways scrolling, and results break between words."""
+    page = admin_page
+    owner = page.evaluate("fetch('/api/me').then((r) => r.json())")
+    moment = utcnow()
+    ended = [
+        ("REVOKED", "cancelled by a.rather.long.name@example.com"),
+        ("FAILURE", "DemoFailure: the demo task failed as asked, after 0 s"),
+    ]
+    insert_tasks(
+        live_state,
+        *(
+            Task(id=f"wide-{state}", owner_id=owner["id"], kind="demo",
+                 params={"seconds": 30, "should_fail": state == "FAILURE"}, state=state,
+                 error=error, queued_at=moment, started_at=moment, finished_at=moment)
+            for state, error in ended
+        ),
+    )  # fmt: skip
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server}/?scope=all")
+    start_demo(page, "30")
+    running = page.locator("#active-rows tr.task-row").first
+    expect(running).to_have_attribute("data-state", "PROGRESS", timeout=30_000)
+    for rows in ("#active-rows", "#finished-rows"):
+        card = page.locator(".card", has=page.locator(rows))
+        assert card.evaluate("(card) => card.scrollWidth <= card.clientWidth"), rows
+    retry = page.locator("#task-wide-FAILURE button.retry")
+    retry.scroll_into_view_if_needed()
+    expect(retry).to_be_in_viewport()
+    error = page.locator("#task-wide-FAILURE .error-text")
+    assert error.evaluate("(cell) => cell.getBoundingClientRect().width") >= 150
+    page.on("dialog", lambda dialog: dialog.accept())
+    running.locator("button.cancel").click()  # tidy: leave no 30-second task behind
+    expect(page.locator("#active-rows tr.task-row")).to_have_count(0, timeout=10_000)
