@@ -297,6 +297,8 @@
   // "8:26pm" under a date): with seconds while its ticks are under a minute apart.
   const minuteFormat = new Intl.DateTimeFormat(undefined, clock);
 
+  const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
+
   function chartTime(t, step) {
     return (step < 60 ? timeFormats.today : minuteFormat).format(new Date(t * 1000));
   }
@@ -307,7 +309,8 @@
       height: 180,
       scales: { y: { range: [0, 100] } },
       axes: [
-        { values: (_, ticks, _axis, _space, step) => ticks.map((t) => chartTime(t, step)) },
+        // At least 80 px and a whole second apart: "23:11:00" labels neither touch nor repeat.
+        { space: 80, incrs: TIME_STEPS, values: (_, ticks, _axis, _space, step) => ticks.map((t) => chartTime(t, step)) },
         { size: 56, values: (_, ticks) => ticks.map((v) => v + " %") },
       ],
       series: [

@@ -76,6 +76,25 @@ def test_finished_pi_row_has_preview_and_download_link() -> None:
     assert "SUCCESS" in markup and "2.0 s" in markup
 
 
+def test_one_digit_and_one_row_are_said_in_the_singular() -> None:
+    one_digit = task_view(
+        state=TaskState.SUCCESS,
+        params={"digits": 1, "method": "leibniz"},
+        result={"digits": 1, "method": "leibniz", "preview": "3", "file": "pi.txt"},
+    )
+    markup = html("partials/finished_row.html", task=one_digit)
+    assert "1 digit · leibniz" in markup and "all 1 digit (.txt)" in markup
+    one_row = task_view(
+        kind="csv",
+        state=TaskState.SUCCESS,
+        params={"rows": 1, "source": "sample"},
+        result={"rows": 1, "bytes": 75, "file": "sample.csv"},
+    )
+    markup = html("partials/finished_row.html", task=one_row)
+    assert "1 sample row<" in markup and "1 row · 75 B" in markup
+    assert "digits" not in markup
+
+
 def test_failed_demo_row_shows_the_error() -> None:
     markup = html("partials/finished_row.html", task=failed_demo())
     assert "FAILURE" in markup and "failed as asked" in markup
