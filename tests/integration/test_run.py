@@ -321,7 +321,7 @@ def test_the_page_can_stop_start_and_read_the_processes(dashboard_run: Run) -> N
         assert new_pid != worker.pid
         # The output kept spans restarts, like a log file: look for the new worker's line.
         dashboard_run.wait(
-            lambda: f"worker-{new_pid}@" in api.get("/api/processes/worker/log").text,
+            lambda: f"worker[{new_pid}]" in api.get("/api/processes/worker/log").text,
             "the new worker's output",
             60,
         )
