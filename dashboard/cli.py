@@ -148,10 +148,11 @@ def run(settings: Settings) -> int:
     with Supervisor(control_path=control.socket_path(state_dir)) as supervisor:
         redis_url = settings.redis_url or _start_embedded_redis(supervisor, state_dir)
         env["REDIS_URL"] = redis_url
-        if not settings.redis_url:
+        embedded = not settings.redis_url
+        if embedded:
             env.setdefault("WORKER_NAME", EMBEDDED_WORKER_NAME)
         _migrate(settings.effective_database_url)
-        _recover(env, embedded=not settings.redis_url)
+        _recover(env, embedded=embedded)
         if not supervisor.stop_requested:  # a Ctrl-C during the migrations starts nothing more
             supervisor.start(ChildSpec("worker", role_command("worker"), env, WORKER_STOP))
             supervisor.start(ChildSpec("beat", role_command("beat"), env, BEAT_STOP))

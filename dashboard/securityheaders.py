@@ -31,17 +31,26 @@ STATIC_PREFIX = "/static/"
 DOCS_PATH = "/docs"
 
 
-def headers_for(path: str) -> list[tuple[bytes, bytes]]:
-    policy = DOCS_POLICY if path == DOCS_PATH else PAGE_POLICY
+def _headers(policy: str, *, stored: bool) -> list[tuple[bytes, bytes]]:
     headers = [
         (b"content-security-policy", policy.encode()),
         (b"x-frame-options", b"DENY"),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"same-origin"),
     ]
-    if not path.startswith(STATIC_PREFIX):
-        headers.append((b"cache-control", b"no-store"))
-    return headers
+    return headers if stored else [*headers, (b"cache-control", b"no-store")]
+
+
+# Built once: every request takes one of these as it is.
+PAGE_HEADERS = _headers(PAGE_POLICY, stored=False)
+DOCS_HEADERS = _headers(DOCS_POLICY, stored=False)
+STATIC_HEADERS = _headers(PAGE_POLICY, stored=True)
+
+
+def headers_for(path: str) -> list[tuple[bytes, bytes]]:
+    if path.startswith(STATIC_PREFIX):
+        return STATIC_HEADERS
+    return DOCS_HEADERS if path == DOCS_PATH else PAGE_HEADERS
 
 
 class SecurityHeaders:

@@ -142,7 +142,7 @@
 
   // A start form's answer replaces the form, filled in with what was sent. What was typed or
   // chosen while the answer was on its way is put back into the new form: no keystroke lost.
-  const sentForms = new Map(); // form id -> its fields' values when it was sent
+  const sentForms = new Map(); // form id -> { sent, typed }: its fields' values when sent, and just before the answer's swap
 
   function isCheckable(field) {
     return field.type === "checkbox" || field.type === "radio";
@@ -176,25 +176,22 @@
 
   document.addEventListener("htmx:beforeRequest", function (event) {
     const form = event.detail.elt;
-    if (isStartForm(form)) sentForms.set(form.id, fieldValues(form));
+    if (isStartForm(form)) sentForms.set(form.id, { sent: fieldValues(form), typed: null });
   });
-
-  const typedForms = new Map(); // form id -> its fields' values just before the answer's swap
 
   document.addEventListener("htmx:beforeSwap", function (event) {
     const form = event.detail.elt;
-    if (isStartForm(form) && sentForms.has(form.id)) typedForms.set(form.id, fieldValues(form));
+    const values = isStartForm(form) && sentForms.get(form.id);
+    if (values) values.typed = fieldValues(form);
   });
 
   document.addEventListener("htmx:afterSwap", function (event) {
     const formId = event.detail.elt && event.detail.elt.id;
-    const sent = sentForms.get(formId);
-    const typed = typedForms.get(formId);
-    if (!sent || !typed) return;
+    const values = sentForms.get(formId);
+    if (!values || !values.typed) return;
     sentForms.delete(formId);
-    typedForms.delete(formId);
     const form = document.getElementById(formId);
-    if (form) putBackTyped(form, sent, typed);
+    if (form) putBackTyped(form, values.sent, values.typed);
   });
 
   // The second click of a double-click on a start button is not a second start: a short task

@@ -150,24 +150,28 @@ def retry_task(
 @router.get("/{task_id}/file", response_class=FileResponse, responses=FILE_ANSWERS)
 def download_file(task_id: str, session: SessionDep, viewer: CurrentUser) -> FileResponse:
     """The file a finished task made (pi digits as .txt, a CSV), streamed; owner only."""
-    row = _readable(session, viewer, task_id)
-    if row.state != TaskState.SUCCESS or artifacts.file_of(row.result) is None:
-        raise HTTPException(404, detail="this task has made no file")
-    if row.file_expired_at is not None:
-        raise HTTPException(410, detail="the file has expired and was deleted")
-    path = artifacts.file_of(row.result)
-    if path is None or not path.exists():
-        raise HTTPException(410, detail="the file is gone from the state directory")
-    media_type = "text/csv" if path.suffix == ".csv" else "text/plain"
-    return FileResponse(path, media_type=media_type, filename=download_name(row, path.suffix))
+    return _file_response(_readable(session, viewer, task_id))
 
 
 @router.get("/{task_id}/digits.txt", response_class=FileResponse, responses=FILE_ANSWERS)
 def download_digits(task_id: str, session: SessionDep, viewer: CurrentUser) -> FileResponse:
     """All digits of a finished pi task, as plain text (the same as `/file` for pi tasks)."""
-    if _readable(session, viewer, task_id).kind != TaskKind.PI:
+    row = _readable(session, viewer, task_id)
+    if row.kind != TaskKind.PI:
         raise HTTPException(404, detail="this task has made no digits: it is not a pi task")
-    return download_file(task_id, session, viewer)
+    return _file_response(row)
+
+
+def _file_response(row: Task) -> FileResponse:
+    path = artifacts.file_of(row.result) if row.state == TaskState.SUCCESS else None
+    if path is None:
+        raise HTTPException(404, detail="this task has made no file")
+    if row.file_expired_at is not None:
+        raise HTTPException(410, detail="the file has expired and was deleted")
+    if not path.exists():
+        raise HTTPException(410, detail="the file is gone from the state directory")
+    media_type = "text/csv" if path.suffix == ".csv" else "text/plain"
+    return FileResponse(path, media_type=media_type, filename=download_name(row, path.suffix))
 
 
 def download_name(row: Task, suffix: str) -> str:
