@@ -12,6 +12,9 @@ from dashboard.db import make_engine
 from dashboard.settings import Settings
 from dashboard.submissions import field_errors
 
+# Stands in for the password while only the e-mail is checked, before asking for one.
+PLACEHOLDER_PASSWORD = "p" * users.MIN_PASSWORD_LENGTH
+
 
 class AdminSetupError(Exception):
     """Why no admin was made, in words for the terminal."""
@@ -24,6 +27,7 @@ def setup_admin(settings: Settings, email: str, *, password_stdin: bool) -> str:
             existing = users.find_by_email(session, email=email)
             password = None
             if existing is None or password_stdin:
+                _validate(email, PLACEHOLDER_PASSWORD)  # a mistyped address, said at once
                 password = _read_password(password_stdin)
                 _validate(email, password)
             user, created = users.make_admin(session, email=email, password=password)

@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 GC_THRESHOLDS = (10_000, 10, 10)
 # Streams that have been sent nothing for this long get a comment line, for proxies' sake.
 KEEP_ALIVE_SECONDS = 15
+# How often streams are checked for a session that has expired since they opened.
+LOGIN_EXPIRY_CHECK_SECONDS = 30
 # A stream whose client takes nothing for this long is dropped, not waited for.
 SEND_TIMEOUT_SECONDS = 10
 
@@ -87,6 +89,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     background = [
         asyncio.create_task(services.hub.run(), name="event-log-reader"),
         asyncio.create_task(services.hub.keep_alive(KEEP_ALIVE_SECONDS), name="stream-keep-alive"),
+        asyncio.create_task(
+            services.hub.end_expired_logins(LOGIN_EXPIRY_CHECK_SECONDS), name="stream-expiry"
+        ),
         asyncio.create_task(goodbye_on_shutdown(services.hub), name="stream-goodbye"),
         asyncio.create_task(services.send_watch.run(), name="stream-send-watch"),
         asyncio.create_task(services.sampler.run(), name="host-sampler"),

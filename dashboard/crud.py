@@ -54,6 +54,16 @@ def get_task(session: Session, *, task_id: str) -> Task | None:
     return session.get(Task, task_id)
 
 
+def ids_starting_with(session: Session, *, prefix: str, owner_id: int | None) -> list[str]:
+    """Up to two ids of tasks (the owner's, or anyone's for None) that start with `prefix`:
+    the short ids the lists show."""
+    dialect = session.get_bind().dialect.name
+    query = select(Task.id).where(tasksearch.id_begins_with(prefix, dialect))
+    if owner_id is not None:
+        query = query.where(Task.owner_id == owner_id)
+    return list(session.exec(query.limit(2)))
+
+
 def mark_started(
     session: Session,
     *,
@@ -222,7 +232,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         if "\x00" in task_id:  # PostgreSQL refuses it in a query
             raise ValueError("a NUL in its task id")
         return _in_utc(datetime.fromisoformat(moment)), task_id
-    except (UnicodeDecodeError, ValueError) as error:
+    # OverflowError: a moment at the edge of the calendar that UTC would take past it.
+    except (UnicodeDecodeError, ValueError, OverflowError) as error:
         raise ValueError("not a cursor from this API") from error
 
 

@@ -5,35 +5,29 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Header, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator
 from sqlmodel import Session
 
 from dashboard.accounts import sessions, tokens
 from dashboard.accounts.credentials import same
-from dashboard.accounts.viewer import SESSION_COOKIE, CsrfRefused, LoginRequired, Viewer
+from dashboard.accounts.viewer import (
+    SESSION_COOKIE,
+    CsrfRefused,
+    LoginRequired,
+    Viewer,
+    session_login,
+    token_login,
+)
 from dashboard.events import Audience
 from dashboard.finishedfilter import FinishedFilter
 from dashboard.models import TaskKind, TaskState
 from dashboard.services import Services
+from dashboard.storabletext import NO_NUL
 from dashboard.tasksearch import MAX_TERM
 
 # Methods that change nothing need no CSRF token.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
-# No NUL: PostgreSQL refuses it in text outright.
-NO_NUL = r"^[^\x00]*$"
-
-
-def refuse_nul(text: str) -> str:
-    """A NUL would reach PostgreSQL, which refuses it (a 500): it is a 422 for its field."""
-    if "\x00" in text:
-        raise ValueError("must not contain a NUL character")
-    return text
-
-
-# Text from a request that may be stored or looked up in SQL.
-StorableText = Annotated[str, AfterValidator(refuse_nul)]
 # What the Finished list's form sends; "" is its "any" choice.
 StateChoice = Literal["", "SUCCESS", "FAILURE", "REVOKED", "LOST"]
 KindChoice = Literal["", "pi", "demo", "csv"]
@@ -73,10 +67,13 @@ def get_viewer(
 
 
 def _from_token(session: Session, plain: str) -> Viewer | None:
-    user = tokens.user_of(session, plain=plain)
-    if user is None or user.id is None:
+    found = tokens.find(session, plain=plain)
+    if found is None:
         return None
-    return Viewer(id=user.id, email=user.email, is_admin=user.is_admin, csrf_token=None)
+    token, user = found
+    assert user.id is not None
+    login = token_login(token.id)
+    return Viewer(user.id, user.email, user.is_admin, csrf_token=None, login=login)
 
 
 def _from_cookie(session: Session, cookie: str) -> Viewer | None:
@@ -85,7 +82,14 @@ def _from_cookie(session: Session, cookie: str) -> Viewer | None:
         return None
     login, user = found
     assert user.id is not None
-    return Viewer(id=user.id, email=user.email, is_admin=user.is_admin, csrf_token=login.csrf_token)
+    return Viewer(
+        user.id,
+        user.email,
+        user.is_admin,
+        csrf_token=login.csrf_token,
+        login=session_login(login.token_hash),
+        login_expires_at=login.expires_at,
+    )
 
 
 async def check_csrf(request: Request, viewer: Annotated[Viewer, Depends(get_viewer)]) -> None:

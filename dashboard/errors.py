@@ -19,6 +19,9 @@ from starlette.exceptions import HTTPException
 
 from dashboard.accounts.viewer import CsrfRefused, LoginRequired
 from dashboard.enqueue import BrokerUnavailable
+from dashboard.securityheaders import header_dict
+from dashboard.storabletext import printable
+from dashboard.submissions import readable
 
 # Paths whose callers are programs (or EventSource), which a redirect to a form would not help.
 MACHINE_PREFIXES = ("/api/", "/events", "/fragments/", "/openapi.json", "/metrics")
@@ -37,7 +40,10 @@ async def _login_required(request: Request, error: Exception) -> Response:
         return JSONResponse(
             {"detail": reason}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
-    return RedirectResponse(login_url(str(request.url)), status_code=303)
+    # Back to where a page was asked for; a form sent (a stale "log out", say) goes home: its
+    # address answers only a POST, which the browser would not repeat after logging in.
+    back_to = str(request.url) if request.method in ("GET", "HEAD") else "/"
+    return RedirectResponse(login_url(back_to), status_code=303)
 
 
 # Fields whose value an error answer never repeats.
@@ -50,9 +56,9 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
     value in it (an old bookmark, a hand-edited address) gets a page naming each field."""
     assert isinstance(error, RequestValidationError)
     if _wants_page(request):
-        reasons = [(_field_name(item["loc"]), item["msg"]) for item in error.errors()]
+        reasons = [(_field_name(item["loc"]), readable(item)) for item in error.errors()]
         return _error_page(request, 422, None, reasons=reasons)
-    detail = _finite(jsonable_encoder(_without_secrets(error.errors())))
+    detail = _sendable(jsonable_encoder(_without_secrets(error.errors())))
     return JSONResponse({"detail": detail}, status_code=422)
 
 
@@ -80,20 +86,32 @@ def _field_name(location: Sequence[Any]) -> str:
     return ".".join(names) or str(location[0])
 
 
-def _finite(value: Any) -> Any:
+def _sendable(value: Any) -> Any:
+    """What JSON can carry and UTF-8 can encode: an infinity as text, a lone surrogate (from a
+    "\ud800" escape in the body) as U+FFFD."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str):
+        return printable(value)
     if isinstance(value, list):
-        return [_finite(item) for item in value]
+        return [_sendable(item) for item in value]
     if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
+        return {_sendable(key): _sendable(item) for key, item in value.items()}
     return value
+
+
+# What a program (or "Try it out" on /docs) that sent the page's cookie needs to hear instead.
+API_CSRF_HINT = (
+    "; a program sends a personal token from the account page (Authorization: Bearer) and"
+    " needs none: on /docs, use Authorize"
+)
 
 
 async def _csrf_refused(request: Request, error: Exception) -> Response:
     if _wants_page(request):  # a form sent without script, from a page open since long ago
         return _error_page(request, 403, CsrfRefused.reason)
-    return JSONResponse({"detail": CsrfRefused.reason}, status_code=403)
+    hint = API_CSRF_HINT if request.url.path.startswith("/api/") else ""
+    return JSONResponse({"detail": CsrfRefused.reason + hint}, status_code=403)
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -137,7 +155,15 @@ def login_url(back_to: str) -> str:
     return f"/login?next={quote(local or '/', safe='')}"
 
 
+async def _server_error(request: Request, error: Exception) -> Response:
+    """A failure no handler knows: a plain 500 (the traceback goes to the log, as before),
+    carrying the security headers every other answer has."""
+    headers = header_dict(request.url.path)
+    return JSONResponse({"detail": "internal server error"}, status_code=500, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _server_error)
     app.add_exception_handler(BrokerUnavailable, _broker_unavailable)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRefused, _csrf_refused)

@@ -25,6 +25,9 @@ class EventType:
     TASK = "task"
     HOST = "host"
     FLEET = "fleet"
+    # A login ended (logout, a revoked token): every web process ends the streams opened with
+    # it. For the web processes only; no stream shows it.
+    LOGIN_ENDED = "login-ended"
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class Event:
     public: bool = field(default=False)
 
     def visible_to(self, audience: Audience) -> bool:
+        if self.type == EventType.LOGIN_ENDED:
+            return False
         return self.public or audience.everyone or self.owner_id == audience.user_id
 
     def is_own_ending(self, audience: Audience) -> bool:
@@ -58,6 +63,12 @@ class Event:
 
 def append_event(redis: Redis, event: Event, *, max_length: int) -> str:
     return _text(_xadd(redis, event, max_length))
+
+
+def append_login_ended(redis: Redis, login: str, *, max_length: int) -> str:
+    """Tells every web process that this login has ended (Viewer.login)."""
+    event = Event(type=EventType.LOGIN_ENDED, data={"login": login})
+    return append_event(redis, event, max_length=max_length)
 
 
 def append_task(redis: Redis, view: TaskView, *, max_length: int) -> str:

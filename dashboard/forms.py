@@ -47,7 +47,7 @@ def _notify(values: dict[str, str]) -> bool:
 
 def parse_pi_form(values: dict[str, str]) -> PiRequest | FormState:
     try:
-        return PiRequest.model_validate({**values, "notify_email": _notify(values)})
+        return PiRequest.model_validate({**values, "notify_email": _notify(values)}, strict=False)
     except ValidationError as error:
         return FormState(values=values, errors=field_errors(error))
 
@@ -62,7 +62,7 @@ def parse_demo_form(values: dict[str, str]) -> DemoRequest | FormState:
         "notify_email": _notify(values),
     }
     try:
-        return DemoRequest.model_validate(data)
+        return DemoRequest.model_validate(data, strict=False)
     except ValidationError as error:
         return FormState(values=values, errors=field_errors(error))
 
@@ -72,6 +72,6 @@ def parse_csv_form(values: dict[str, str]) -> CsvRequest | FormState:
     if data["source"] == "sample":
         data["rows"] = values.get("rows", "")
     try:
-        return CsvRequest.model_validate(data)
+        return CsvRequest.model_validate(data, strict=False)
     except ValidationError as error:
         return FormState(values=values, errors=field_errors(error))

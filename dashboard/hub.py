@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
@@ -19,6 +20,7 @@ from sse_starlette import ServerSentEvent
 
 from dashboard import events
 from dashboard.events import Audience, Event
+from dashboard.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,11 @@ class ClientGone(Exception):
     """The client hung up: the stream ends without a word."""
 
 
+class LoginEnded(Exception):
+    """The login the stream was opened with has ended (logged out, token revoked, session
+    expired): the stream says so and ends, and its client's reconnect is refused (401)."""
+
+
 # A comment line: ignored by EventSource, but traffic that keeps proxies from closing the stream.
 KEEP_ALIVE = ServerSentEvent(comment="ping").encode()
 # What a subscription hands its stream: an event, or bytes to send as they are (a keep-alive).
@@ -75,8 +82,16 @@ class Subscription:
     deque 0.6 KB, where a connection may cost 30 KB in all. The list is short: popping its
     head is cheap.) Used on the event loop only."""
 
-    def __init__(self, audience: Audience, on_end: Callable[["Subscription"], None]) -> None:
+    def __init__(
+        self,
+        audience: Audience,
+        on_end: Callable[["Subscription"], None],
+        login: str = "",
+        login_expires_at: datetime | None = None,
+    ) -> None:
         self.audience = audience
+        self.login = login
+        self.login_expires_at = login_expires_at
         self._on_end = on_end
         self._pending: list[Delivery] = []
         self._waiter: asyncio.Future[None] | None = None
@@ -120,6 +135,9 @@ class Subscription:
         """The server is closing: the stream's next wait ends it with a goodbye."""
         self._end(ServerClosing)
 
+    def end_login(self) -> None:
+        self._end(LoginEnded)
+
     def hang_up(self) -> None:
         """The client has gone: the stream ends, and the hub forgets this connection."""
         self._end(ClientGone)
@@ -153,10 +171,15 @@ class EventHub:
     def connection_count(self) -> int:
         return len(self._subscribers)
 
-    def subscribe(self, audience: Audience) -> Subscription:
+    def subscribe(
+        self, audience: Audience, login: str = "", login_expires_at: datetime | None = None
+    ) -> Subscription:
         """A connection's subscription, receiving from now on; leaving its `with` block (or
-        its client hanging up) ends it. Once the server is closing, it starts closed."""
-        subscription = Subscription(audience, on_end=self._subscribers.discard)
+        its client hanging up) ends it, and so does its login ending. Once the server is
+        closing, it starts closed."""
+        subscription = Subscription(
+            audience, self._subscribers.discard, login=login, login_expires_at=login_expires_at
+        )
         self._subscribers.add(subscription)
         if self._closing:
             subscription.close()
@@ -171,6 +194,25 @@ class EventHub:
         for subscription in list(self._subscribers):
             subscription.offer(outgoing)
         return outgoing
+
+    def end_login(self, login: str) -> None:
+        """Ends this process's streams opened with this login."""
+        if not login:  # names no login: ends nothing (a stream opened without one included)
+            return
+        for subscription in list(self._subscribers):
+            if subscription.login == login:
+                subscription.end_login()
+
+    async def end_expired_logins(self, interval: float) -> None:
+        """Every `interval` seconds, ends the streams whose session has expired since: a
+        stream is let in once, when it opens. One loop for all connections, as keep_alive."""
+        while True:
+            await asyncio.sleep(interval)
+            now = utcnow()
+            for subscription in list(self._subscribers):
+                expires = subscription.login_expires_at
+                if expires is not None and expires <= now:
+                    subscription.end_login()
 
     def close_all(self) -> None:
         """The server is shutting down: every stream says goodbye, and so will new ones."""
@@ -202,7 +244,10 @@ class EventHub:
                 continue
             for event in batch:
                 self.position = event.id or self.position
-                self.publish(event)
+                if event.type == events.EventType.LOGIN_ENDED:
+                    self.end_login(str(event.data.get("login", "")))
+                else:
+                    self.publish(event)
 
     async def _start_position(self) -> str:
         while True:

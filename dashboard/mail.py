@@ -24,6 +24,8 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from dashboard.rendering import human_duration
+
 Security = Literal["plain", "starttls", "ssl"]
 
 _TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -113,12 +115,8 @@ def _render_body(notice: TaskNotice, title: str) -> str:
 
 
 def _runtime(seconds: float | None) -> str:
-    if seconds is None:
-        return _UNKNOWN
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s"
+    # As the page says it ("7 ms", "2.4 s", "3 min 5 s").
+    return _UNKNOWN if seconds is None else human_duration(seconds)
 
 
 def _utc(moment: datetime | None) -> str:

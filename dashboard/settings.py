@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     session_hours: float = Field(14 * 24, gt=0)
     login_max_failures: int = Field(5, ge=1)
     login_window_seconds: int = Field(15 * 60, ge=1)
+    # Registrations (made or refused as taken) per address per window: each costs an argon2
+    # hash, and each "exists already" answer tells whether an e-mail has an account.
+    register_max_attempts: int = Field(10, ge=1)
+    register_window_seconds: int = Field(60 * 60, ge=1)
     # Files tasks make are deleted this long after the task finished, by a sweep this often.
     file_retention_hours: float = Field(7 * 24, gt=0)
     file_sweep_seconds: float = Field(600, gt=0)

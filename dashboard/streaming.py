@@ -20,6 +20,7 @@ from dashboard.hoststats import HostSnapshot
 from dashboard.hub import (
     ClientGone,
     EventHub,
+    LoginEnded,
     Outgoing,
     ServerClosing,
     SubscriberOverflow,
@@ -72,6 +73,9 @@ def format_json(event: Event) -> list[ServerSentEvent]:
 # The last message of a stream whose server shuts down: reconnect in a second (EventSource
 # and htmx do by themselves), naming the last event id, to another replica or this one again.
 GOODBYE = ServerSentEvent(data="{}", event="goodbye", retry=1000)
+# The last message of a stream whose login has ended: a reconnect is refused with 401 (the page
+# then goes to its login form).
+LOGIN_ENDED = ServerSentEvent(data="{}", event="login-ended")
 
 
 class _Position:
@@ -150,6 +154,8 @@ async def _live(
         return
     except ServerClosing:
         yield GOODBYE
+    except LoginEnded:
+        yield LOGIN_ENDED
 
 
 async def _replay(hub: EventHub, after_id: str, audience: Audience) -> AsyncIterator[Event]:

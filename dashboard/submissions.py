@@ -1,7 +1,9 @@
 """What a user may submit: the validated parameters of each kind of task.
 
 The API takes these as JSON bodies and the page's forms as form fields; both go through the
-same models, so a bad value gets the same message in both places.
+same models, so a bad value gets the same message in both places. Numbers and yes/no values
+are strict in JSON: `"digits": true` or `"digits": "12"` is a 422, not 1 or 12 digits. A form
+has only text, so the forms validate with `strict=False` (dashboard.forms).
 """
 
 from typing import Any, Literal
@@ -17,13 +19,13 @@ CSV_MAX_ROWS = 10_000_000
 class Notified(BaseModel):
     """Every kind of task can e-mail its owner when it ends."""
 
-    notify_email: bool = Field(False, description="E-mail me when the task ends")
+    notify_email: bool = Field(False, strict=True, description="E-mail me when the task ends")
 
 
 class PiRequest(Notified):
     # method comes first so the digits check can see it.
     method: PiMethod = PiMethod.CHUDNOVSKY
-    digits: int = Field(1000, ge=1, le=MAX_DIGITS)
+    digits: int = Field(1000, ge=1, le=MAX_DIGITS, strict=True)
 
     @field_validator("digits")
     @classmethod
@@ -37,16 +39,24 @@ class PiRequest(Notified):
 
 
 class DemoRequest(Notified):
-    seconds: float = Field(7, ge=0, le=DEMO_MAX_SECONDS)
+    # Not NaN, which passes no bound yet would say "at most 3,600" to someone who typed it.
+    seconds: float = Field(7, ge=0, le=DEMO_MAX_SECONDS, allow_inf_nan=False, strict=True)
     # None means "decide at random", as the original homework service did.
-    should_fail: bool | None = None
+    should_fail: bool | None = Field(None, strict=True)
+
+    @field_validator("seconds")
+    @classmethod
+    def _no_negative_zero(cls, seconds: float) -> float:
+        return seconds + 0.0  # -0.0 would be said as "after -0 s"
 
 
 class CsvRequest(Notified):
     """A sample data set of `rows` rows, or an export of the requesting user's task history."""
 
     source: Literal["sample", "history"] = "sample"
-    rows: int = Field(100_000, ge=1, le=CSV_MAX_ROWS, description="Rows of the sample data set")
+    rows: int = Field(
+        100_000, ge=1, le=CSV_MAX_ROWS, strict=True, description="Rows of the sample data set"
+    )
 
 
 def field_errors(error: ValidationError) -> dict[str, str]:
@@ -54,12 +64,45 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     messages: dict[str, str] = {}
     for item in error.errors():
         field = str(item["loc"][-1]) if item["loc"] else "form"
-        messages.setdefault(field, _readable(item))
+        messages.setdefault(field, readable(item))
     return messages
 
 
-def _readable(item: Any) -> str:
-    if item.get("type") == "string_too_short":  # pydantic says "String should have ..."
-        return f"use at least {item['ctx']['min_length']} characters"
-    message = str(item["msg"])
-    return message.removeprefix("Value error, ")
+# Pydantic's words are for programmers ("Input should be a valid integer, unable to parse
+# string as an integer"); a person at the form reads these. The JSON API keeps Pydantic's.
+PLAIN_WORDS = {
+    "int_parsing": "enter a whole number",
+    "int_from_float": "enter a whole number",
+    "int_type": "enter a whole number",
+    "float_parsing": "enter a number",
+    "float_type": "enter a number",
+    "finite_number": "enter a number",
+    "missing": "fill this in",
+    "bool_parsing": "choose yes or no",
+    "bool_type": "choose yes or no",
+}
+
+
+def readable(item: Any) -> str:
+    """One validation error in words for a person: what to enter instead."""
+    kind, limits = item.get("type"), item.get("ctx") or {}
+    if kind in PLAIN_WORDS:
+        return PLAIN_WORDS[kind]
+    if kind == "string_too_short":
+        least = limits["min_length"]
+        return "fill this in" if least == 1 else f"use at least {least} characters"
+    if kind == "string_too_long":
+        return f"use at most {limits['max_length']:,} characters"
+    if kind in ("less_than_equal", "greater_than_equal"):
+        bound = limits.get("le", limits.get("ge"))
+        return f"enter {'at most' if kind == 'less_than_equal' else 'at least'} {_number(bound)}"
+    message = str(item["msg"]).removeprefix("Value error, ")
+    # A choice among fixed values: '' is the "any" of a filter, not one to offer.
+    return message.replace("Input should be", "choose").replace("'', ", "")
+
+
+def _number(value: Any) -> str:
+    """10000000 as "10,000,000" and 0.0 as "0": the way the form's own hint writes them."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int) else str(value)

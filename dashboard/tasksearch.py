@@ -61,6 +61,8 @@ def find(
 ) -> list[Task]:
     """The first `count` tasks of the list that `term` finds."""
     by_id = _named_by_id(session, listing, term, owner_id)
+    if by_id is None and term != term.lower():  # ids are made in lower case, typed in any
+        by_id = _named_by_id(session, listing, term.lower(), owner_id)
     if by_id is not None:
         return _first(session, by_id, count)
     if _dialect(session) == "postgresql":  # its planner weighs the trigram index itself
@@ -140,6 +142,11 @@ def id_prefix(term: str, dialect: str) -> ColumnElement[bool]:
     more (the term is one that could_be_an_id)."""
     if len(term) < MIN_ID_PREFIX:
         return col(Task.id) == term
+    return id_begins_with(term, dialect)
+
+
+def id_begins_with(term: str, dialect: str) -> ColumnElement[bool]:
+    """Tasks whose id begins with the term, in a form each database answers from an index."""
     if dialect == "postgresql":
         return col(Task.id).like(_escaped(term) + "%", escape="\\")
     successor = term[:-1] + chr(ord(term[-1]) + 1)  # every id that begins with the term sorts below

@@ -39,12 +39,114 @@
     if (isOlder(rankOf(row), rankOf(existing))) {
       row.remove(); // stale: the page already shows a later state of this task
     } else if (existing.parentElement === target) {
-      existing.replaceWith(row);
-      settleRow(row);
+      row.remove(); // out of the event's fragment: htmx is not to insert it
+      patch(existing, row);
     } else {
       existing.remove(); // it moves to another list; htmx inserts it there
     }
   }
+
+  // An event or a poll brings a whole row or card; replacing all of it would take a button
+  // away from under a pressed mouse or the keyboard's focus (a running task's row comes four
+  // times a second). So what is unchanged stays in place: text and attributes are brought up
+  // to date where they stand, and only an element whose kind, children, class or htmx
+  // attributes change is replaced (and handed to htmx). A time keeps its local wording while
+  // its moment is the same.
+  function patch(current, fresh) {
+    if (current.nodeType !== Node.ELEMENT_NODE || current.nodeName !== fresh.nodeName) {
+      if (current.nodeType === Node.TEXT_NODE && fresh.nodeType === Node.TEXT_NODE) {
+        if (current.nodeValue !== fresh.nodeValue) current.nodeValue = fresh.nodeValue;
+      } else {
+        replaceNode(current, fresh);
+      }
+      return;
+    }
+    if (current.nodeName === "TIME") { // keeps its local wording, or is put in local anew
+      if (!sameAttribute(current, fresh, "datetime")) replaceNode(current, fresh);
+      return;
+    }
+    if (!sameShape(current, fresh)) {
+      replaceNode(current, fresh);
+      return;
+    }
+    copyAttributes(current, fresh);
+    const pairs = Array.from(current.childNodes, (node, index) => [node, fresh.childNodes[index]]);
+    for (const [node, freshNode] of pairs) patch(node, freshNode);
+  }
+
+  function replaceNode(current, fresh) {
+    current.replaceWith(fresh);
+    if (fresh.nodeType === Node.ELEMENT_NODE) settleRow(fresh);
+  }
+
+  function sameAttribute(a, b, name) {
+    return a.getAttribute(name) === b.getAttribute(name);
+  }
+
+  function htmxAttributes(element) {
+    return Array.from(element.attributes)
+      .filter((attribute) => /^(hx-|sse-)/.test(attribute.name))
+      .map((attribute) => attribute.name + "=" + attribute.value)
+      .join(" ");
+  }
+
+  // Classes of the page's own, without those htmx adds while it works (htmx-request...).
+  function ownClasses(element) {
+    return Array.from(element.classList).filter((name) => !name.startsWith("htmx-")).join(" ");
+  }
+
+  function sameShape(current, fresh) {
+    return current.childNodes.length === fresh.childNodes.length
+      && ownClasses(current) === ownClasses(fresh)
+      && htmxAttributes(current) === htmxAttributes(fresh);
+  }
+
+  function copyAttributes(current, fresh) { // all but class, the same but for htmx's own
+    for (const attribute of Array.from(current.attributes)) {
+      if (attribute.name === "class") continue;
+      if (!fresh.hasAttribute(attribute.name)) current.removeAttribute(attribute.name);
+    }
+    for (const attribute of Array.from(fresh.attributes)) {
+      if (attribute.name === "class") continue;
+      if (current.getAttribute(attribute.name) !== attribute.value) {
+        current.setAttribute(attribute.name, attribute.value);
+      }
+    }
+  }
+
+  // A process's output, asked for every two seconds, is left alone when nothing was added (a
+  // selection in it stays), follows new lines while it is read at its end, and keeps its
+  // place when the reader has scrolled up in it.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const log = event.detail.target;
+    if (!log || !log.classList.contains("log") || !event.detail.shouldSwap) return;
+    const template = document.createElement("template");
+    template.innerHTML = event.detail.serverResponse;
+    if (log.hasChildNodes() && template.content.textContent === log.textContent) {
+      event.detail.shouldSwap = false;
+      return;
+    }
+    const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 4;
+    log.dataset.follow = atEnd || !log.hasChildNodes() ? "yes" : "no";
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    const log = event.detail.target;
+    if (log && log.classList.contains("log") && log.dataset.follow === "yes") {
+      log.scrollTop = log.scrollHeight;
+    }
+  });
+
+  // A card that polls (a task's status, the processes) is patched in place too.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const target = event.detail.target;
+    if (!target || !target.hasAttribute("data-patch") || !event.detail.shouldSwap) return;
+    const template = document.createElement("template");
+    template.innerHTML = event.detail.serverResponse.trim();
+    const fresh = template.content.firstElementChild;
+    if (!fresh || fresh.id !== target.id) return; // not the same card: htmx swaps as usual
+    event.detail.shouldSwap = false;
+    patch(target, fresh);
+  });
 
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     const { target, fragment } = event.detail;
@@ -196,10 +298,12 @@
 
   // The second click of a double-click on a start button is not a second start: a short task
   // answers within it, so the fresh form's button would otherwise take it and start the task
-  // again. (Enter and single clicks, even quick ones, start a task each.)
+  // again. Nor on Retry, whose button stays. (Enter and single clicks, even quick ones, start a
+  // task each.)
   document.addEventListener("click", function (event) {
     if (event.detail < 2 || !event.target.closest) return;
     if (event.target.closest(".task-form button[type=submit]")) event.preventDefault();
+    if (event.target.closest("button.retry")) event.stopPropagation(); // htmx never hears it
   }, true);
 
   function rememberLastEventId(event) {
@@ -228,8 +332,22 @@
   // A stream refused because the session ended (logged out elsewhere, or expired) would retry
   // for ever; ask once whether we are still logged in, and if not go to the login page.
   let checkingLogin = false;
+  // Logging out from this page ends its stream too: the logout's own answer says where to go.
+  let loggingOut = false;
+  function isLogout(event) {
+    return Boolean(event.detail.requestConfig && event.detail.requestConfig.path === "/logout");
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (isLogout(event)) loggingOut = true;
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    // Refused or not sent: still logged in. (Not `successful`, which htmx leaves unset on
+    // the logout's own answer, a redirect.)
+    const status = event.detail.xhr.status;
+    if (isLogout(event) && (status === 0 || status >= 400)) loggingOut = false;
+  });
   function sendToLoginIfSignedOut() {
-    if (checkingLogin) return;
+    if (checkingLogin || loggingOut) return;
     checkingLogin = true;
     fetch("/api/me", { credentials: "same-origin" })
       .then(function (response) {
@@ -262,7 +380,9 @@
 
   function localizeTimes(root) {
     const now = new Date();
-    for (const element of root.querySelectorAll("time[datetime]")) {
+    const times = Array.from(root.querySelectorAll("time[datetime]"));
+    if (root.matches && root.matches("time[datetime]")) times.push(root); // a time swapped in
+    for (const element of times) {
       const moment = new Date(element.getAttribute("datetime"));
       if (isNaN(moment)) continue;
       element.textContent = shownTime(moment, now);
@@ -439,6 +559,28 @@
     showError("The server could not be reached. Check the connection and try again.");
   });
 
+  // htmx reports an answer on the element that asked. A Cancel whose task ends while it is on
+  // its way has had its row swapped away by then, and its refusal ("ended already") would
+  // never show: the request itself says so once the button has left the page. Only buttons
+  // whose answers are never swapped in (hx-swap="none"): a form's 422 replaces the form.
+  document.addEventListener("htmx:beforeSend", function (event) {
+    const asker = event.detail.elt;
+    const xhr = event.detail.xhr;
+    if (asker.getAttribute("hx-swap") !== "none") return;
+    xhr.addEventListener("loadend", function () {
+      if (asker.isConnected || (xhr.status >= 200 && xhr.status < 400)) return;
+      showError("Refused: " + reasonOf(xhr));
+    });
+  });
+
+  // A Retry on a task's own page goes on to the new task's page.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const asker = event.detail.elt;
+    if (!asker.hasAttribute("data-go-to-created") || !event.detail.successful) return;
+    const created = JSON.parse(event.detail.xhr.responseText);
+    window.location.assign("/tasks/" + encodeURIComponent(created.id));
+  });
+
   // How many of the tasks shown are running and queued, beside the Active heading and in the
   // window's title, so a tab in the background still tells when the work is done.
   const pageTitle = document.title;
@@ -461,7 +603,30 @@
     const title = rows.length ? "(" + rows.length + more + ") " + pageTitle : pageTitle;
     if (document.title !== title) document.title = title;
   }
-  document.addEventListener("htmx:afterSettle", countActive); // every swap, SSE ones too
+  // The Active list keeps to the length the server gives it (dashboard.crud.list_active):
+  // past it, as new tasks arrive or hidden queued ones start, the oldest queued rows shown
+  // give way, and the list says it is cut. Running rows always stay.
+  function keepActiveToItsLimit() {
+    const body = document.getElementById("active-rows");
+    const limit = body ? Number(body.dataset.limit) || Infinity : Infinity;
+    // Runs on every swap, progress ticks included: the count of the list's children (all of
+    // them rows) costs nothing, and the rows are looked at only when there are too many.
+    if (!body || body.childElementCount <= limit) return;
+    const extra = body.querySelectorAll("tr.task-row").length - limit;
+    if (extra <= 0) return;
+    const queued = Array.from(body.querySelectorAll("tr.task-row[data-state=QUEUED]"));
+    const queuedAt = (row) => Date.parse(row.dataset.queued) || 0;
+    queued.sort((a, b) => queuedAt(a) - queuedAt(b)); // the oldest first
+    for (const row of queued.slice(0, extra)) row.remove();
+    body.setAttribute("data-capped", "");
+    const note = document.getElementById("active-capped");
+    if (note) note.hidden = false;
+  }
+
+  document.addEventListener("htmx:afterSettle", function () { // every swap, SSE ones too
+    keepActiveToItsLimit();
+    countActive();
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     localizeTimes(document);

@@ -38,9 +38,12 @@ def find(session: Session, *, cookie: str) -> tuple[LoginSession, User] | None:
     return (found[0], found[1]) if found else None
 
 
-def end(session: Session, *, cookie: str) -> None:
-    session.exec(delete(LoginSession).where(col(LoginSession.token_hash) == digest(cookie)))
+def end(session: Session, *, cookie: str) -> str | None:
+    """Ends the session this cookie names; its key (digest), or None if there was none."""
+    token_hash = digest(cookie)
+    ended = session.exec(delete(LoginSession).where(col(LoginSession.token_hash) == token_hash))
     session.commit()
+    return token_hash if ended.rowcount else None
 
 
 def _forget_expired(session: Session, *, user_id: int) -> None:

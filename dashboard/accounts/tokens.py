@@ -30,8 +30,8 @@ def create(session: Session, *, user_id: int, name: str) -> tuple[str, ApiToken]
     return plain, token
 
 
-def user_of(session: Session, *, plain: str) -> User | None:
-    """The user a live token belongs to; notes when it was last used."""
+def find(session: Session, *, plain: str) -> tuple[ApiToken, User] | None:
+    """A live token and the user it belongs to; notes when it was last used."""
     query = (
         select(ApiToken, User)
         .join(User, col(User.id) == col(ApiToken.user_id))
@@ -48,7 +48,7 @@ def user_of(session: Session, *, plain: str) -> User | None:
         token.last_used_at = now
         session.add(token)
         session.commit()
-    return user
+    return token, user
 
 
 def list_for(session: Session, *, user_id: int) -> list[ApiToken]:

@@ -2,12 +2,14 @@
 
 from collections.abc import Iterable
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, EmailStr, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from dashboard.accounts.passwords import hash_password, needs_rehash, verify_password
 from dashboard.models import User
+from dashboard.storabletext import StorableText
 
 MIN_PASSWORD_LENGTH = 8
 # argon2 hashes any length, but a megabyte "password" is a cheap way to make the server work.
@@ -18,7 +20,7 @@ class Credentials(BaseModel):
     """What registration and login take, from a form or from JSON."""
 
     email: EmailStr = Field(max_length=320)
-    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+    password: StorableText = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
 
 
 class EmailTaken(ValueError):
@@ -26,7 +28,15 @@ class EmailTaken(ValueError):
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    """The form an account's e-mail is kept in: as registration's check leaves it (a domain in
+    Unicode, not Punycode; letters composed, NFC), then in lower case. So a login finds the
+    account by the very address that was registered, however it was written."""
+    stripped = email.strip()
+    try:
+        normalized = validate_email(stripped, check_deliverability=False).normalized
+    except EmailNotValidError:  # no account has it; it is looked up as it is, and not found
+        normalized = stripped
+    return normalized.lower()
 
 
 def find_by_email(session: Session, *, email: str) -> User | None:

@@ -1,6 +1,7 @@
 """Who a request is: the viewer, and the refusals the web turns into 401, 403 and redirects."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 SESSION_COOKIE = "dashboard_session"
 # The double-submit cookie that protects the login and registration forms (no session yet).
@@ -14,6 +15,20 @@ class Viewer:
     is_admin: bool
     # The session's CSRF token; None when the request came with a Bearer token.
     csrf_token: str | None
+    # The login it came with ("session:…" or "token:<id>"), and when that ends by itself:
+    # an event stream ends with it (dashboard.hub).
+    login: str = ""
+    login_expires_at: datetime | None = None
+
+
+def session_login(token_hash: str) -> str:
+    # A part of the session's digest (its key): enough to tell sessions apart, and not the
+    # digest itself, which need not travel.
+    return f"session:{token_hash[:16]}"
+
+
+def token_login(token_id: int | None) -> str:
+    return f"token:{token_id}"
 
 
 class LoginRequired(Exception):

@@ -21,6 +21,8 @@ FIRST_RETRY_SECONDS = 0.5
 LONGEST_RETRY_SECONDS = 15.0
 # Answers that another try cannot change: not logged in (or a revoked token), forbidden, gone.
 REFUSALS = frozenset({401, 403, 404, 410})
+# The server's last message on a stream whose login has ended: a reconnect would be refused.
+LOGIN_ENDED = "login-ended"
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ class EventFollower:
                 self._mark_connected()
                 message = parser.feed(line)
                 self.last_event_id = parser.last_event_id
+                if message is not None and message.event == LOGIN_ENDED:
+                    raise StreamRefused("this login has ended (logged out, or its token revoked)")
                 if message is not None:
                     self._on_message(message)
 

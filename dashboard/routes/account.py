@@ -8,13 +8,21 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session
 
+from dashboard import loginends
 from dashboard.accounts import tokens, users
 from dashboard.accounts.throttle import describe_wait
 from dashboard.accounts.users import MAX_PASSWORD_LENGTH, Credentials
-from dashboard.accounts.viewer import Viewer
-from dashboard.deps import LOGGED_IN, CurrentUser, ServicesDep, SessionDep, StorableText
-from dashboard.routes.auth import EMAIL_TAKEN, client_address, login_throttle
+from dashboard.accounts.viewer import Viewer, token_login
+from dashboard.deps import LOGGED_IN, CurrentUser, ServicesDep, SessionDep
+from dashboard.routes.auth import (
+    EMAIL_TAKEN,
+    client_address,
+    login_throttle,
+    registration_limit,
+)
 from dashboard.routes.pages import page_or_fragment
+from dashboard.services import Services
+from dashboard.storabletext import StorableText
 from dashboard.submissions import field_errors
 
 router = APIRouter(dependencies=LOGGED_IN)
@@ -38,7 +46,7 @@ class TokenLogin(BaseModel):
     """E-mail and password, traded for a personal token (for terminal clients and scripts)."""
 
     email: StorableText = Field(max_length=320)
-    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    password: StorableText = Field(max_length=MAX_PASSWORD_LENGTH)
     name: StorableText = Field("API client", min_length=1, max_length=100)
 
 
@@ -58,7 +66,8 @@ class NewToken(BaseModel):
 
 
 REGISTER_ANSWERS: dict[int | str, dict[str, Any]] = {
-    422: {"description": "A bad address, a short password, or an e-mail already taken"}
+    422: {"description": "A bad address, a short password, or an e-mail already taken"},
+    429: {"description": "Too many registrations from this address; see Retry-After"},
 }
 TOKEN_ANSWERS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Wrong e-mail or password"},
@@ -110,8 +119,7 @@ def revoke_token(
     session: SessionDep,
     viewer: CurrentUser,
 ) -> HTMLResponse:
-    if not tokens.revoke(session, user_id=viewer.id, token_id=token_id):
-        raise HTTPException(404, detail="you have no live token with this id")
+    _revoke(services, session, viewer, token_id)
     context = _tokens_context(session, viewer)
     return services.templates.TemplateResponse(request, "partials/tokens.html", context)
 
@@ -130,21 +138,39 @@ def list_tokens(session: SessionDep, viewer: CurrentUser) -> list[TokenInfo]:
 
 
 @router.delete("/api/tokens/{token_id}", status_code=204, tags=["account"])
-def delete_token(token_id: TokenId, session: SessionDep, viewer: CurrentUser) -> None:
-    """Revokes one of my tokens (the one this request uses included)."""
+def delete_token(
+    token_id: TokenId, services: ServicesDep, session: SessionDep, viewer: CurrentUser
+) -> None:
+    """Revokes one of my tokens (the one this request uses included); event streams opened
+    with it end."""
+    _revoke(services, session, viewer, token_id)
+
+
+def _revoke(services: Services, session: Session, viewer: Viewer, token_id: int) -> None:
     if not tokens.revoke(session, user_id=viewer.id, token_id=token_id):
         raise HTTPException(404, detail="you have no live token with this id")
+    loginends.announce(services, token_login(token_id))
 
 
 @public.post("/api/users", status_code=201, response_model=Me, responses=REGISTER_ANSWERS)
-def register_user(credentials: Credentials, session: SessionDep) -> Me:
-    """Registers an account (the same rules as the page's form)."""
+def register_user(
+    credentials: Credentials, request: Request, services: ServicesDep, session: SessionDep
+) -> Me | JSONResponse:
+    """Registers an account (the same rules and limit as the page's form)."""
+    wait = registration_limit(services).take(client_address(request))
+    if wait:
+        return _too_many("registrations", wait)
     try:
         user = users.register(session, email=credentials.email, password=credentials.password)
     except users.EmailTaken as error:
         raise _email_taken() from error
     assert user.id is not None
     return Me(id=user.id, email=user.email, is_admin=user.is_admin)
+
+
+def _too_many(what: str, wait: int) -> JSONResponse:
+    detail = f"too many {what} from your address; try again in {describe_wait(wait)}"
+    return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(wait)})
 
 
 def _email_taken() -> HTTPException:
@@ -159,13 +185,11 @@ def create_token_with_password(
     """Trades an e-mail and password for a new personal token; throttled like the login form."""
     throttle = login_throttle(services)
     address = client_address(request)
-    wait = throttle.seconds_refused(address)
+    wait = throttle.attempt(address, login.email)
     if wait:
-        detail = f"too many failed logins from your address; try again in {describe_wait(wait)}"
-        return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(wait)})
+        return _too_many("failed logins", wait)
     user = users.authenticate(session, email=login.email, password=login.password)
     if user is None or user.id is None:
-        throttle.record_failure(address, login.email)
         raise HTTPException(401, detail="wrong e-mail or password")
     throttle.forgive(address, login.email)
     plain, token = tokens.create(session, user_id=user.id, name=login.name)

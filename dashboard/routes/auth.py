@@ -6,16 +6,23 @@ double-submit token: a random value in an HttpOnly cookie that the form must rep
 
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from dashboard import loginends
 from dashboard.accounts import sessions, users
 from dashboard.accounts.credentials import new_token, same
-from dashboard.accounts.throttle import LoginThrottle, describe_wait
-from dashboard.accounts.viewer import ANONYMOUS_CSRF_COOKIE, SESSION_COOKIE, CsrfRefused
+from dashboard.accounts.throttle import AddressLimit, LoginThrottle, describe_wait
+from dashboard.accounts.viewer import (
+    ANONYMOUS_CSRF_COOKIE,
+    SESSION_COOKIE,
+    CsrfRefused,
+    session_login,
+)
 from dashboard.deps import CSRF_FIELD, CurrentUser, ServicesDep, SessionDep, check_csrf
 from dashboard.forms import FormState
 from dashboard.services import Services
@@ -24,6 +31,7 @@ from dashboard.submissions import field_errors
 router = APIRouter(include_in_schema=False)
 FormField = Annotated[str, Form()]
 EMAIL_TAKEN = "an account with this e-mail exists already"
+AUTH_PAGES = frozenset({"/login", "/register"})
 
 
 def safe_next(target: str | None) -> str:
@@ -33,6 +41,8 @@ def safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return "/"
     if any(ord(character) < 0x20 or ord(character) == 0x7F for character in target):
+        return "/"
+    if urlsplit(target).path in AUTH_PAGES:  # they send someone logged in on: a loop
         return "/"
     return target
 
@@ -93,8 +103,18 @@ def _logged_in(
     return response
 
 
+def _has_session(request: Request, session: Session) -> bool:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return cookie is not None and sessions.find(session, cookie=cookie) is not None
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, services: ServicesDep, next: str = "/") -> HTMLResponse:
+def login_page(
+    request: Request, services: ServicesDep, session: SessionDep, next: str = "/"
+) -> Response:
+    """The login form; someone logged in already goes straight on to where they were going."""
+    if _has_session(request, session):
+        return RedirectResponse(safe_next(next), status_code=303)
     form = FormState(values={"email": "", "next": safe_next(next)})
     return _form_page(request, services, "login", form)
 
@@ -113,21 +133,25 @@ def log_in(
     form = FormState(values={"email": email, "next": safe_next(next)})
     throttle = login_throttle(services)
     address = client_address(request)
-    wait = throttle.seconds_refused(address)
+    wait = throttle.attempt(address, email)
     if wait:
-        form.errors["form"] = (
-            f"Too many failed logins from your address. Try again in {describe_wait(wait)}."
-        )
-        response = _form_page(request, services, "login", form, status=429)
-        response.headers["Retry-After"] = str(wait)
-        return response
+        return _refused(request, services, "login", form, "Too many failed logins", wait)
     user = users.authenticate(session, email=email, password=password)
     if user is None or user.id is None:
-        throttle.record_failure(address, email)
         form.errors["form"] = "Wrong e-mail or password."
         return _form_page(request, services, "login", form, status=401)
     throttle.forgive(address, email)
     return _logged_in(request, services, session, user.id, next)
+
+
+def _refused(
+    request: Request, services: Services, template: str, form: FormState, what: str, wait: int
+) -> Response:
+    """The form again, saying why and for how long (429 with Retry-After)."""
+    form.errors["form"] = f"{what} from your address. Try again in {describe_wait(wait)}."
+    response = _form_page(request, services, template, form, status=429)
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def client_address(request: Request) -> str:
@@ -140,8 +164,16 @@ def login_throttle(services: Services) -> LoginThrottle:
     return LoginThrottle(services.redis, settings.login_max_failures, settings.login_window_seconds)
 
 
+def registration_limit(services: Services) -> AddressLimit:
+    settings = services.settings
+    limit, window = settings.register_max_attempts, settings.register_window_seconds
+    return AddressLimit(services.redis, limit, window)
+
+
 @router.get("/register", response_class=HTMLResponse)
-def register_page(request: Request, services: ServicesDep) -> HTMLResponse:
+def register_page(request: Request, services: ServicesDep, session: SessionDep) -> Response:
+    if _has_session(request, session):
+        return RedirectResponse("/", status_code=303)
     return _form_page(request, services, "register", FormState(values={"email": ""}))
 
 
@@ -161,6 +193,9 @@ def register(
     except ValidationError as error:
         form.errors = field_errors(error)
         return _form_page(request, services, "register", form, status=422)
+    wait = registration_limit(services).take(client_address(request))
+    if wait:
+        return _refused(request, services, "register", form, "Too many registrations", wait)
     try:
         user = users.register(session, email=credentials.email, password=credentials.password)
     except users.EmailTaken:
@@ -171,10 +206,13 @@ def register(
 
 
 @router.post("/logout", dependencies=[Depends(check_csrf)])
-def log_out(request: Request, session: SessionDep, viewer: CurrentUser) -> Response:
+def log_out(
+    request: Request, services: ServicesDep, session: SessionDep, viewer: CurrentUser
+) -> Response:
     cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        sessions.end(session, cookie=cookie)
+    ended = sessions.end(session, cookie=cookie) if cookie else None
+    if ended:
+        loginends.announce(services, session_login(ended))
     response = _go(request, "/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

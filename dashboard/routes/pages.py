@@ -1,9 +1,10 @@
 """The page and its fragments: full page on a plain request, one region on an htmx one."""
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from dashboard import crud
@@ -25,6 +26,8 @@ from dashboard.services import Services
 from dashboard.taskviews import view_of, views_of
 
 router = APIRouter(include_in_schema=False, dependencies=LOGGED_IN)
+# The start of a task id (a UUID), as the lists show it: at least 6 of its characters.
+SHORT_ID = re.compile(r"[0-9a-f][0-9a-f-]{5,35}")
 
 
 def owner_filter(audience: Audience) -> int | None:
@@ -142,8 +145,13 @@ def finished_fragment(
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 def task_page(
     request: Request, task_id: str, services: ServicesDep, session: SessionDep, viewer: CurrentUser
-) -> HTMLResponse:
+) -> Response:
     row = crud.get_task(session, task_id=task_id)
+    if row is None and SHORT_ID.fullmatch(task_id):
+        owner = None if viewer.is_admin else viewer.id
+        found = crud.ids_starting_with(session, prefix=task_id, owner_id=owner)
+        if len(found) == 1:  # an id as the lists show it, short: the task's own address
+            return RedirectResponse(f"/tasks/{found[0]}", status_code=303)
     if row is None or not may_see(viewer, row):
         template, status = (
             ("task_missing.html", 404) if row is None else ("task_protected.html", 403)

@@ -6,12 +6,13 @@ dependencies, which would be closed before a long-lived stream ends.
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlmodel import Session
 from sse_starlette import ServerSentEvent
 
 from dashboard import crud
-from dashboard.deps import LOGGED_IN, AudienceDep, ResumeIdDep, ServicesDep
+from dashboard.accounts.viewer import Viewer
+from dashboard.deps import LOGGED_IN, AudienceDep, CurrentUser, ResumeIdDep, ServicesDep
 from dashboard.eventresponse import EventStreamResponse
 from dashboard.events import Audience
 from dashboard.finishedfilter import FinishedFilter
@@ -64,14 +65,15 @@ def _json_snapshot(services: Services, audience: Audience) -> list[ServerSentEve
 
 
 def _response(
-    services: Services, format_name: str, audience: Audience, resume: str | None
+    services: Services, format_name: str, audience: Audience, viewer: Viewer, resume: str | None
 ) -> EventStreamResponse:
     snapshot = _html_snapshot if format_name == HTML else _json_snapshot
 
     async def take_snapshot() -> list[ServerSentEvent]:
         return await asyncio.to_thread(snapshot, services, audience)
 
-    subscription = services.hub.subscribe(audience)
+    # The stream ends with the login it was opened with (dashboard.hub.LoginEnded).
+    subscription = services.hub.subscribe(audience, viewer.login, viewer.login_expires_at)
     stream = event_stream(
         services.hub,
         subscription,
@@ -84,20 +86,21 @@ def _response(
 
 @router.get("/events", include_in_schema=False)
 async def page_events(
-    request: Request, services: ServicesDep, audience: AudienceDep, resume: ResumeIdDep
+    services: ServicesDep, audience: AudienceDep, viewer: CurrentUser, resume: ResumeIdDep
 ) -> EventStreamResponse:
-    return _response(services, HTML, audience, resume)
+    return _response(services, HTML, audience, viewer, resume)
 
 
 @router.get("/api/events")
 async def api_events(
-    services: ServicesDep, audience: AudienceDep, resume: ResumeIdDep
+    services: ServicesDep, audience: AudienceDep, viewer: CurrentUser, resume: ResumeIdDep
 ) -> EventStreamResponse:
     """Server-sent events of my tasks: `task` (a task's view, JSON), `host` (host gauges) and
     `fleet` (every worker, as `GET /api/workers` answers).
 
     A new connection starts with my active tasks, then `ready`, whose id (when the log has
     entries) is where to resume from; a reconnect naming its last event id (Last-Event-ID
-    header or `last_event_id`) gets exactly the events it missed.
+    header or `last_event_id`) gets exactly the events it missed. When the token it was
+    opened with is revoked, the stream ends with `login-ended`.
     """
-    return _response(services, JSON, audience, resume)
+    return _response(services, JSON, audience, viewer, resume)

@@ -1,11 +1,12 @@
 """The page's forms. A bad value comes back as the same form with a message beside the field
-(status 422, which the page swaps in); a good one as the form as sent, carrying the new row."""
+(status 422, which the page swaps in); a good one as the form as sent, carrying the new row.
+Sent without script (a plain form post), a good one goes on to the new task's page."""
 
 from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dashboard.deps import LOGGED_IN, CurrentUser, ServicesDep
 from dashboard.enqueue import BrokerUnavailable
@@ -29,10 +30,18 @@ FormField = Annotated[str, Form()]
 
 def _form_response(
     request: Request, services: ServicesDep, template: str, form: FormState
-) -> HTMLResponse:
+) -> Response:
+    """htmx swaps the form in place. A browser without script (a plain form post) goes on to
+    the new task's page, or gets the form on a page of its own to correct."""
     status = 503 if form.unavailable else 422 if form.errors else 200
+    if request.headers.get("HX-Request") == "true":
+        context: dict[str, object] = {"form": form}
+        return services.templates.TemplateResponse(request, template, context, status_code=status)
+    if form.created is not None:
+        return RedirectResponse(f"/tasks/{form.created.id}", status_code=303)
+    context = {"form": form, "form_template": template}
     return services.templates.TemplateResponse(
-        request, template, {"form": form}, status_code=status
+        request, "start_form.html", context, status_code=status
     )
 
 
@@ -53,7 +62,7 @@ def submit_pi(
     digits: FormField = "",
     method: FormField = "chudnovsky",
     notify_email: FormField = "",  # absent when not ticked,
-) -> HTMLResponse:
+) -> Response:
     values = {"digits": digits, "method": method, "notify_email": notify_email}
     parsed = parse_pi_form(values)
     if not isinstance(parsed, PiRequest):
@@ -67,10 +76,10 @@ def submit_demo(
     request: Request,
     services: ServicesDep,
     viewer: CurrentUser,
-    seconds: FormField = "7",
+    seconds: FormField = "",  # left empty, it is said to be (as the other forms do)
     should_fail: FormField = "random",
     notify_email: FormField = "",
-) -> HTMLResponse:
+) -> Response:
     values = {"seconds": seconds, "should_fail": should_fail, "notify_email": notify_email}
     parsed = parse_demo_form(values)
     if not isinstance(parsed, DemoRequest):
@@ -89,7 +98,7 @@ def submit_csv(
     rows: FormField = "",
     source: FormField = "sample",
     notify_email: FormField = "",
-) -> HTMLResponse:
+) -> Response:
     values = {"rows": rows, "source": source, "notify_email": notify_email}
     parsed = parse_csv_form(values)
     if not isinstance(parsed, CsvRequest):

@@ -12,9 +12,10 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from dashboard import artifacts, cancellation, crud
 from dashboard.accounts.viewer import Viewer
-from dashboard.deps import LOGGED_IN, NO_NUL, AudienceDep, CurrentUser, ServicesDep, SessionDep
+from dashboard.deps import LOGGED_IN, AudienceDep, CurrentUser, ServicesDep, SessionDep
 from dashboard.models import Task, TaskCreated, TaskKind, TaskPage, TaskState, TaskView
 from dashboard.routes.pages import may_see, owner_filter
+from dashboard.storabletext import NO_NUL
 from dashboard.submissions import CsvRequest, DemoRequest, PiRequest
 from dashboard.tasksearch import MAX_TERM, MIN_TERM
 from dashboard.taskstarts import start_csv, start_demo, start_pi

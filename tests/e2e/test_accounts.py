@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.accounts import unique_email
+from tests.accounts import PASSWORD, unique_email
 from tests.e2e.conftest import (
     RECORD_PROGRESS,
     csrf_headers,
     log_in,
+    make_account,
     open_page,
     register,
     start_demo,
@@ -109,9 +110,8 @@ def test_a_page_whose_session_ends_goes_to_the_login_page(page: Page, live_serve
     # Logged out elsewhere (another tab): this page's stream is refused on its next reconnect.
     answer = page.request.post(f"{live_server}/logout", headers=csrf_headers(page), max_redirects=0)
     assert answer.status == 303
-    # The open stream lives on until it drops; when it does, the extension reports an error
-    # (as here) and its reconnect would be refused: the page checks and goes to log in.
-    page.evaluate("htmx.trigger(document.getElementById('live'), 'htmx:sseError', {})")
+    # The open stream ends with the session, and its reconnect is refused: the page checks
+    # and goes to log in, by itself.
     expect(page).to_have_url(re.compile(r"/login\?next=%2F$"), timeout=30_000)
 
 
@@ -150,3 +150,46 @@ def test_the_pages_run_under_their_security_policy_with_nothing_refused(
         refused += page.evaluate("window.refused")
     expect(page.locator(".task-detail")).to_contain_text("FAILURE")
     assert refused == [] and console_errors == []
+
+
+def test_a_token_with_a_long_name_keeps_its_revoke_button_in_view(
+    signed_in: Page, live_server: str
+) -> None:
+    page = signed_in
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server}/account")
+    page.fill("#token-name", "A" * 100)
+    page.click("#token-form button")
+    expect(page.locator("#new-token")).to_be_visible()
+    card = page.locator("#tokens")
+    assert card.evaluate("(card) => card.scrollWidth <= card.clientWidth")
+    revoke = page.get_by_role("button", name="Revoke the token " + "A" * 100)
+    expect(revoke).to_be_in_viewport()
+    page.on("dialog", lambda dialog: dialog.accept())
+    revoke.click()
+    expect(page.locator("#tokens tr.revoked")).to_have_count(1)
+
+
+def test_without_script_a_person_logs_in_and_starts_a_task(
+    browser: Browser, live_server: str, live_state: Path
+) -> None:
+    """The forms are plain HTML forms too: a browser without script logs in, starts a task and
+    lands on its page, and a bad value comes back beside its field."""
+    email = make_account(live_state, "noscript")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server}/login")
+        page.fill("#login-email", email)
+        page.fill("#login-password", PASSWORD)
+        page.click("#login-form button")
+        expect(page.locator(".topbar .who")).to_contain_text(email)
+        page.fill("#demo-seconds", "5000")
+        page.click("#demo-form button")
+        expect(page.locator("#demo-seconds-error")).to_have_text("enter at most 3,600")
+        page.fill("#demo-seconds", "0")
+        page.click("#demo-form button")
+        expect(page).to_have_url(re.compile(r"/tasks/[0-9a-f-]{36}$"))
+        expect(page.locator("#task-detail h1")).to_contain_text("demo task")
+    finally:
+        context.close()

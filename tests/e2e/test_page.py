@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from dashboard.crud import ACTIVE_LIMIT
 from dashboard.models import Task, utcnow
@@ -140,7 +140,7 @@ def test_the_status_page_follows_a_task_to_its_end(signed_in: Page) -> None:
     expect(detail).to_have_attribute("data-state", re.compile("QUEUED|STARTED|PROGRESS"))
     expect(detail).to_have_attribute("data-state", "SUCCESS", timeout=30_000)
     expect(detail).to_contain_text("slept 2 s")
-    page.click("text=← all tasks")
+    page.click("text=← dashboard")
     expect(page.locator("#finished-tasks")).to_be_visible()
 
 
@@ -163,6 +163,141 @@ def test_cancel_a_running_task_then_retry_it(signed_in: Page) -> None:
     expect(page.locator("#active-rows tr.task-row")).to_have_count(0, timeout=10_000)
 
 
+def created_id(page: Page, form: str) -> str:
+    """The id of the task a start form just started, from its notice's link."""
+    link = page.locator(f"{form} .notice a").get_attribute("href") or ""
+    return link.rsplit("/", 1)[-1]
+
+
+def focused_text(page: Page) -> str:
+    return str(page.evaluate("document.activeElement.textContent.trim()"))
+
+
+def test_a_running_tasks_buttons_stay_put_under_its_progress(
+    signed_in: Page, live_server: str
+) -> None:
+    """Progress comes several times a second. The row and the status page are brought up to
+    date in place, so a button keeps the keyboard's focus and a slow click lands."""
+    page = signed_in
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.evaluate(RECORD_PROGRESS)
+    start_demo(page, "30", "succeed")
+    task_id = created_id(page, "#demo-form")
+    row = page.locator(f"#active-rows #task-{task_id}")
+    expect(row).to_have_attribute("data-state", "PROGRESS", timeout=30_000)
+    cancel = row.locator("button.cancel")
+    cancel.focus()
+    before = len(page.evaluate("window.progressSeen"))
+    page.wait_for_timeout(1500)
+    assert len(page.evaluate("window.progressSeen")) > before + 2  # progress came meanwhile
+    assert focused_text(page) == "Cancel", "row"
+    assert float(row.locator("progress").get_attribute("value") or 0) > 0
+
+    page.goto(f"{live_server}/tasks/{task_id}")
+    detail = page.locator("#task-detail")
+    percent = detail.locator(".percent").inner_text()
+    detail.locator("button.cancel").focus()
+    expect(detail.locator(".percent")).not_to_have_text(percent, timeout=5_000)
+    page.wait_for_timeout(1500)  # another poll or so
+    assert focused_text(page) == "Cancel"
+    # A click whose press lasts across updates still lands.
+    box = detail.locator("button.cancel").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.wait_for_timeout(1300)
+    page.mouse.up()
+    expect(detail).to_have_attribute("data-state", "REVOKED", timeout=10_000)
+
+
+def test_a_time_that_appears_in_place_is_shown_in_local_wording(
+    signed_in: Page, live_server: str
+) -> None:
+    """A queued task's status page shows no start; when it starts, the start time comes in by
+    the page's in-place update and must be worded like every other time, not as UTC."""
+    page = signed_in
+    headers = csrf_headers(page)
+    busy = [
+        page.request.post(
+            f"{live_server}/api/tasks/demo", data={"seconds": 30}, headers=headers
+        ).json()["id"]
+        for _ in range(2)  # both of the worker's slots
+    ]
+    waiting = page.request.post(
+        f"{live_server}/api/tasks/demo", data={"seconds": 5}, headers=headers
+    ).json()["id"]
+    page.goto(f"{live_server}/tasks/{waiting}")
+    detail = page.locator("#task-detail")
+    expect(detail).to_have_attribute("data-state", "QUEUED", timeout=10_000)
+    for task_id in busy:
+        page.request.post(f"{live_server}/api/tasks/{task_id}/cancel", headers=headers)
+    expect(detail).to_have_attribute("data-state", "PROGRESS", timeout=15_000)
+    started = detail.locator("dd time").nth(1)  # queued, then started
+    expect(started).to_be_visible()
+    # Worded by the page: the full local date as its title, not the ISO moment it came with.
+    assert not re.search(r"\d{4}-\d\d-\d\dT", started.get_attribute("title") or "")
+
+
+def test_buttons_name_their_task_and_the_status_page_retries(
+    signed_in: Page, live_server: str
+) -> None:
+    page = signed_in
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    start_demo(page, "30", "succeed")
+    task_id = created_id(page, "#demo-form")
+    cancel = page.get_by_role("button", name=f"Cancel demo task {task_id[:8]}")
+    expect(cancel).to_be_visible(timeout=10_000)
+    cancel.click()
+    retry = page.get_by_role("button", name=f"Retry demo task {task_id[:8]}")
+    expect(retry).to_be_visible(timeout=10_000)
+    assert asked == [
+        f"Stop demo task {task_id[:8]}? What it has done so far is lost. "
+        "OK stops it; Cancel lets it run."
+    ]
+    # On the task's own page, Retry starts it again and goes on to the new task.
+    page.goto(f"{live_server}/tasks/{task_id}")
+    page.get_by_role("button", name=f"Retry demo task {task_id[:8]}").click()
+    expect(page).not_to_have_url(re.compile(f"/tasks/{task_id}$"), timeout=10_000)
+    detail = page.locator("#task-detail")
+    expect(detail.locator(f"a[href='/tasks/{task_id}']")).to_be_visible()  # "retry of"
+    page.get_by_role("button", name=re.compile("^Cancel demo task")).click()  # tidy
+    expect(detail).to_have_attribute("data-state", "REVOKED", timeout=10_000)
+
+
+def test_a_double_click_on_retry_retries_once(signed_in: Page) -> None:
+    page = signed_in
+    start_demo(page, "0", "fail")
+    task_id = created_id(page, "#demo-form")
+    retry = page.locator(f"#finished-rows #task-{task_id} button.retry")
+    expect(retry).to_be_visible(timeout=30_000)
+    retries: list[str] = []
+    page.on("request", lambda r: retries.append(r.url) if r.url.endswith("/retry") else None)
+    retry.dblclick()
+    again = page.locator("#finished-rows tr.task-row, #active-rows tr.task-row")
+    expect(again).to_have_count(2, timeout=30_000)  # the failed task and one retry
+    page.wait_for_timeout(500)
+    assert len(retries) == 1 and again.count() == 2
+
+
+def test_a_cancel_that_comes_too_late_says_so(signed_in: Page) -> None:
+    page = signed_in
+    page.on("dialog", lambda dialog: dialog.accept())
+    start_demo(page, "2", "succeed")
+    task_id = created_id(page, "#demo-form")
+    held: list[Route] = []
+    page.route("**/cancel", lambda route: held.append(route))
+    page.locator(f"#active-rows #task-{task_id} button.cancel").click()
+    # The Cancel is on its way while the task ends and its row leaves the Active list.
+    finished = page.locator(f"#finished-rows #task-{task_id}")
+    expect(finished).to_have_attribute("data-state", "SUCCESS", timeout=30_000)
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.locator("#notices .toast.error")).to_contain_text(
+        "Refused: the task has ended already (SUCCESS)"
+    )
+
+
 def page_is_no_wider_than_the_window(page: Page) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
@@ -179,13 +314,39 @@ def test_the_page_fits_a_phone_and_a_laptop_window(signed_in: Page) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     expect(page.locator("#demo-form")).to_be_in_viewport()
     assert page_is_no_wider_than_the_window(page)
+    # On a phone the running task's row stacks: its progress and Cancel in view, no scrolling.
+    card = page.locator(".card", has=page.locator("#active-rows"))
+    assert card.evaluate("(card) => card.scrollWidth <= card.clientWidth")
+    running.scroll_into_view_if_needed()
+    expect(running.locator("button.cancel")).to_be_in_viewport()
+    expect(running.locator("progress")).to_be_in_viewport()
     page.set_viewport_size({"width": 1280, "height": 900})
     assert page_is_no_wider_than_the_window(page)
     # The Active card needs no sideways scrolling to reach Cancel.
-    card = page.locator(".card", has=page.locator("#active-rows"))
     assert card.evaluate("(card) => card.scrollWidth <= card.clientWidth")
     running.locator("button.cancel").click()  # tidy: leave no 30-second task behind
     expect(page.locator("#active-rows tr.task-row")).to_have_count(0, timeout=10_000)
+
+
+# Run in the page: whether every option of every choice in the forms starts right of its legend.
+OPTIONS_BESIDE_LEGENDS = """() => Array.from(document.querySelectorAll("fieldset.choices")).every(
+  (set) => {
+    const legend = set.querySelector("legend").getBoundingClientRect();
+    return Array.from(set.querySelectorAll("label")).every(
+      (label) => label.getBoundingClientRect().left >= legend.right);
+  })"""
+
+
+def test_the_start_forms_choices_read_well_on_a_phone(signed_in: Page) -> None:
+    page = signed_in
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate(OPTIONS_BESIDE_LEGENDS)  # a wrapped option stays beside its legend
+    # Rows are for sample data: a history export has as many as the history.
+    expect(page.locator("#csv-rows")).to_be_visible()
+    page.check("#csv-form input[value=history]")
+    expect(page.locator("#csv-rows")).to_be_hidden()
+    page.check("#csv-form input[value=sample]")
+    expect(page.locator("#csv-rows")).to_be_visible()
 
 
 def test_html_in_a_task_is_shown_as_text_and_never_runs(
@@ -326,7 +487,17 @@ def test_a_long_queue_shows_what_runs_and_says_it_is_cut(
         expect(page.locator("#active-count")).to_have_text(f"1 running · {queued}+ queued")
         expect(page).to_have_title(f"({ACTIVE_LIMIT}+) dashboard")
         expect(page.locator("#active-tasks")).to_contain_text("Older queued tasks show here")
-        running.locator("button.cancel").click()
+        oldest_shown = page.locator(f"#active-rows #task-backlog-{me['id']}-21")
+        expect(oldest_shown).to_have_count(1)
+        # Another task starts: its row comes by its events, and the list keeps its length,
+        # the oldest queued row shown giving way.
+        start_demo(page, "30")
+        expect(running).to_have_count(2, timeout=30_000)
+        expect(page.locator("#active-rows tr.task-row")).to_have_count(ACTIVE_LIMIT)
+        expect(oldest_shown).to_have_count(0)
+        expect(page.locator("#active-count")).to_have_text(f"2 running · {queued - 1}+ queued")
+        for _ in range(2):
+            running.first.locator("button.cancel").click()
         expect(running).to_have_count(0)
     finally:
         delete_tasks(live_state, backlog_ids)

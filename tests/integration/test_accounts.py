@@ -1,6 +1,7 @@
 """Registration, login, logout, CSRF, the login throttle and personal tokens, over real HTTP."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -8,11 +9,19 @@ from redis import Redis
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from dashboard.accounts.throttle import KEY_PREFIX
+from dashboard.accounts.throttle import KEY_PREFIX, REGISTRATION_KEY_PREFIX
+from dashboard.accounts.viewer import SESSION_COOKIE
 from dashboard.models import ApiToken, LoginSession, User
 from tests.accounts import PASSWORD, Account, form_token, make_user, page_csrf, unique_email
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def forget_registrations(redis_client: Redis) -> Iterator[None]:
+    """Every test here comes from 127.0.0.1: its registrations must not count against the next's."""
+    yield
+    redis_client.delete(REGISTRATION_KEY_PREFIX + "127.0.0.1")
 
 
 @pytest.fixture
@@ -23,6 +32,7 @@ def visitor(web: str) -> Iterator[httpx.Client]:
 
 
 def register(visitor: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
+    visitor.cookies.delete(SESSION_COOKIE)  # as log_in does
     token = form_token(visitor.get("/register").text)
     form = {"email": email, "password": password, "csrf_token": token}
     return visitor.post("/register", data=form, headers={"HX-Request": "true"})
@@ -31,6 +41,9 @@ def register(visitor: httpx.Client, email: str, password: str = PASSWORD) -> htt
 def log_in(
     visitor: httpx.Client, email: str, password: str, then: str = "/account"
 ) -> httpx.Response:
+    """Logs in from a fresh login form (a visitor logged in already is first logged out of
+    this client: the login page would send it on)."""
+    visitor.cookies.delete(SESSION_COOKIE)
     token = form_token(visitor.get("/login").text)
     form = {"email": email, "password": password, "csrf_token": token, "next": then}
     return visitor.post("/login", data=form, headers={"HX-Request": "true"})
@@ -84,18 +97,46 @@ def test_a_taken_email_is_refused_with_a_clear_message(
     assert answer.status_code == 422 and "exists already" in answer.text
 
 
+def test_registrations_from_one_address_are_limited(
+    visitor: httpx.Client, user: Account, redis_client: Redis, web: str
+) -> None:
+    redis_client.set(REGISTRATION_KEY_PREFIX + "127.0.0.1", 8, ex=3600)  # 8 this hour
+    assert register(visitor, unique_email("ninth")).status_code == 204
+    assert register(visitor, user.email).status_code == 422  # the tenth: taken, still counted
+    short = register(visitor, unique_email("typo"), "short")  # a typo is answered, not counted
+    assert short.status_code == 422 and "at least 8 characters" in short.text
+    email = unique_email("eleventh")
+    refused = register(visitor, email)
+    assert refused.status_code == 429 and refused.headers["Retry-After"].isdigit()
+    assert "Too many registrations from your address. Try again in 60 minutes." in refused.text
+    assert f'value="{email}"' in refused.text  # what was typed is kept
+    with httpx.Client(base_url=web, timeout=10) as client:
+        api = client.post("/api/users", json={"email": email, "password": PASSWORD})
+        assert api.status_code == 429 and "too many registrations" in api.json()["detail"]
+        assert int(api.headers["Retry-After"]) > 3500
+    # Logins have their own count.
+    assert log_in(visitor, user.email, PASSWORD).status_code == 204
+
+
 def test_login_and_logout(visitor: httpx.Client, user: Account, web: str) -> None:
     wrong = log_in(visitor, user.email, "not the password")
     assert wrong.status_code == 401 and "Wrong e-mail or password" in wrong.text
     answer = log_in(visitor, user.email, PASSWORD)
     assert answer.status_code == 204 and answer.headers["HX-Redirect"] == "/account"
     assert visitor.get("/api/me").json()["id"] == user.id
+    # Logged in, the login and register pages send the browser on to where it was going.
+    again = visitor.get("/login", params={"next": "/account"}, follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == "/account"
+    elsewhere = visitor.get("/login", params={"next": "//evil.example"}, follow_redirects=False)
+    assert elsewhere.headers["location"] == "/"
+    assert visitor.get("/register", follow_redirects=False).headers["location"] == "/"
     old_cookie = visitor.cookies["dashboard_session"]
     csrf = page_csrf(visitor.get("/").text)
     assert visitor.post("/logout", headers={"X-CSRF-Token": csrf}).status_code == 303
     # The session is ended on the server, not only forgotten by this visitor.
     with httpx.Client(base_url=web, cookies={"dashboard_session": old_cookie}) as replay:
         assert replay.get("/api/me").status_code == 401
+        assert replay.get("/login").status_code == 200  # an ended session gets the form
 
 
 @pytest.mark.parametrize(
@@ -144,6 +185,30 @@ def test_logging_in_to_your_own_account_does_not_reset_guesses_at_another(
         redis_client.delete(*redis_client.keys(KEY_PREFIX + "*"))
 
 
+def test_attempts_sent_all_at_once_do_not_get_past_the_limits(
+    web: str, user: Account, redis_client: Redis
+) -> None:
+    """Each attempt counts before its slow password hash, so attempts sent at once are held
+    to the limit as attempts sent one by one are."""
+
+    def at_once(count: int, path: str, body: Callable[[int], dict[str, str]]) -> list[int]:
+        def one(number: int) -> int:
+            with httpx.Client(base_url=web, timeout=30) as client:
+                return client.post(path, json=body(number)).status_code
+
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            return sorted(pool.map(one, range(count)))
+
+    try:
+        guesses = at_once(12, "/api/tokens", lambda n: {"email": user.email, "password": f"g{n}"})
+        assert guesses == [401] * 5 + [429] * 7
+        redis_client.set(REGISTRATION_KEY_PREFIX + "127.0.0.1", 8, ex=3600)  # 8 this hour
+        made = at_once(6, "/api/users", lambda n: {"email": unique_email(), "password": PASSWORD})
+        assert made == [201] * 2 + [429] * 4
+    finally:
+        redis_client.delete(*redis_client.keys(KEY_PREFIX + "*"))
+
+
 def test_forms_without_the_right_csrf_token_are_refused(
     web: str, user: Account, visitor: httpx.Client
 ) -> None:
@@ -158,10 +223,11 @@ def test_forms_without_the_right_csrf_token_are_refused(
             answer = session.post("/tasks/pi", data={"digits": "5"}, headers=headers)
             assert answer.status_code == 403 and "CSRF" in answer.json()["detail"]
             api = session.post("/api/tasks/pi", json={"digits": 5}, headers=headers)
-            assert api.status_code == 403
+            # A program (or /docs' "Try it out") is told what it needs: a token.
+            assert api.status_code == 403 and "use Authorize" in api.json()["detail"]
             assert session.post("/logout", headers=headers).status_code == 403
         fielded = session.post("/tasks/pi", data={"digits": "5", "csrf_token": user.csrf})
-        assert fielded.status_code == 200
+        assert fielded.status_code == 303  # on to the new task's page
     # A Bearer token needs no CSRF token: browsers never attach one by themselves.
     with httpx.Client(base_url=web, headers=user.bearer, timeout=10) as client:
         assert client.post("/api/tasks/pi", json={"digits": 5}).status_code == 202

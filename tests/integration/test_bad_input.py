@@ -51,6 +51,13 @@ def test_a_10_mb_body_is_refused_with_413(client: httpx.Client) -> None:
         ("/api/tasks/csv", {"rows": [1, 2]}, "rows", "valid integer"),
         ("/api/tasks/csv", {"source": "everyone"}, "source", "'sample' or 'history'"),
         ("/api/tasks/demo", {"seconds": "soon"}, "seconds", "valid number"),
+        # JSON has numbers and booleans of its own: other types are not taken for them.
+        ("/api/tasks/pi", {"digits": True}, "digits", "valid integer"),
+        ("/api/tasks/pi", {"digits": "12"}, "digits", "valid integer"),
+        ("/api/tasks/csv", {"rows": 10.5}, "rows", "valid integer"),
+        ("/api/tasks/demo", {"seconds": "5"}, "seconds", "valid number"),
+        ("/api/tasks/demo", {"seconds": 1, "should_fail": "no"}, "should_fail", "valid boolean"),
+        ("/api/tasks/pi", {"digits": 5, "notify_email": 1}, "notify_email", "valid boolean"),
         ("/api/users", {"email": "x", "password": "long enough"}, "email", "valid email"),
     ],
 )
@@ -97,6 +104,33 @@ def test_an_infinite_number_is_a_422(client: httpx.Client) -> None:
         headers={"content-type": "application/json"},
     )
     assert answer.status_code == 422 and answer.json()["detail"][0]["loc"][-1] == "seconds"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/users", '{"email": "\\ud800", "password": "long enough"}', "email"),
+        ("/api/users", '{"email": "a@example.com", "password": "\\ud800 long enough"}', "password"),
+        ("/api/tokens", '{"email": "\\udc00@example.com", "password": "x"}', "email"),
+        ("/api/tokens", '{"email": "a@example.com", "password": "\\ud800"}', "password"),
+        ("/api/tasks/pi", '{"method": "\\ud800"}', "method"),
+        ("/api/tasks/csv", '{"source": "\\ud800"}', "source"),
+        (
+            "/api/tasks/demo",
+            '{"seconds": 1, "\\ud800": 2, "should_fail": "\\ud800"}',
+            "should_fail",
+        ),
+    ],
+)
+def test_a_lone_surrogate_in_json_is_a_422_naming_its_field(
+    client: httpx.Client, path: str, body: str, field: str
+) -> None:
+    """JSON's "\\ud800" escape decodes to a character UTF-8 cannot encode: neither the answer
+    that repeats it nor a password hash or SQL row may fail on it."""
+    answer = client.post(path, content=body.encode(), headers={"content-type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert [item["loc"][-1] for item in answer.json()["detail"]] == [field]
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
 
 
 def test_odd_paths_and_queries_are_a_4xx(client: httpx.Client) -> None:

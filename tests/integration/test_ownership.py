@@ -4,6 +4,7 @@ The table below must name every route the app has (a test checks that), so a new
 cannot arrive without its rule being stated and tested here.
 """
 
+import html
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -44,9 +45,10 @@ RULES = [
     Rule("POST", "/api/tasks/pi", 202, 202, 401),
     Rule("POST", "/api/tasks/demo", 202, 202, 401),
     Rule("POST", "/api/tasks/csv", 202, 202, 401),
-    Rule("POST", "/tasks/pi", 200, 200, 303),
-    Rule("POST", "/tasks/demo", 200, 200, 303),
-    Rule("POST", "/tasks/csv", 200, 200, 303),
+    # The start forms, sent as the page sends them (htmx): 401 with HX-Redirect to log in.
+    Rule("POST", "/tasks/pi", 200, 200, 401),
+    Rule("POST", "/tasks/demo", 200, 200, 401),
+    Rule("POST", "/tasks/csv", 200, 200, 401),
     Rule("GET", "/api/host", 200, 200, 401),
     Rule("GET", "/api/cpu/percent", 200, 200, 401),
     Rule("GET", "/api/cpu/times_percent", 200, 200, 401),
@@ -73,20 +75,21 @@ RULES = [
     Rule("GET", "/api/processes/worker/log", 403, 403, 401),
     # Prometheus scrapes with an admin's token (see tests/integration/test_metrics.py).
     Rule("GET", "/metrics", 403, 403, 401),
-    # Open to all: logging in, registering, health.
-    Rule("GET", "/login", 200, 200, 200),
-    Rule("GET", "/register", 200, 200, 200),
+    # Open to all: logging in, registering (someone logged in already is sent on), health.
+    Rule("GET", "/login", 303, 303, 200),
+    Rule("GET", "/register", 303, 303, 200),
     Rule("GET", "/healthz", 200, 200, 200),
     Rule("POST", "/logout", 303, 303, 303),
 ]
+HTMX = {"HX-Request": "true"}
 STREAMS = ["/events", "/api/events"]  # tested below: they never end by themselves
 BODIES = {
     "/api/tasks/pi": {"json": {"digits": 10}},
     "/api/tasks/demo": {"json": {"seconds": 0, "should_fail": False}},
     "/api/tasks/csv": {"json": {"rows": 10}},
-    "/tasks/pi": {"data": {"digits": "10"}},
-    "/tasks/demo": {"data": {"seconds": "0", "should_fail": "succeed"}},
-    "/tasks/csv": {"data": {"rows": "10", "source": "sample"}},
+    "/tasks/pi": {"data": {"digits": "10"}, "headers": HTMX},
+    "/tasks/demo": {"data": {"seconds": "0", "should_fail": "succeed"}, "headers": HTMX},
+    "/tasks/csv": {"data": {"rows": "10", "source": "sample"}, "headers": HTMX},
     "/account/tokens": {"data": {"name": "from the rules"}},
     "/api/users": {"json": {"email": "not an address", "password": "long enough"}},
     "/api/tokens": {"json": {"email": "someone@example.com"}},
@@ -129,7 +132,11 @@ def test_each_endpoint_answers_owner_other_and_anonymous(
         answer = call(anonymous, rule, task_id)
     assert answer.status_code == rule.anonymous
     if rule.anonymous == 303:
-        assert answer.headers["location"].startswith("/login?next=")
+        location = answer.headers["location"]
+        if rule.method == "POST":  # its address answers only a POST: home after logging in
+            assert location == "/login?next=%2F"
+        else:
+            assert location.startswith("/login?next=")
 
 
 def test_the_rules_cover_every_route_of_the_app() -> None:
@@ -272,8 +279,9 @@ def test_a_bad_value_in_a_page_address_gets_a_page_naming_the_field(
         assert bookmark.status_code == 422
         assert bookmark.headers["content-type"].startswith("text/html")
         assert "Not understood" in bookmark.text
-        assert "<code>state</code>: Input should be" in bookmark.text
-        assert "<code>kind</code>: Input should be" in bookmark.text
+        said = html.unescape(bookmark.text)
+        assert "<code>state</code>: choose 'SUCCESS', 'FAILURE', 'REVOKED' or 'LOST'" in said
+        assert "<code>kind</code>: choose 'pi', 'demo' or 'csv'" in said
         # Programs, and the page's own requests, still get the JSON that names the fields.
         fragment = person.get(
             "/fragments/finished?state=PENDING", headers={**browser, "HX-Request": "true"}
@@ -293,3 +301,16 @@ def test_a_form_refused_for_its_csrf_token_gets_a_page_saying_what_to_do(
     assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
     assert "The CSRF token is missing or wrong; reload the page and try again." in refused.text
     assert anonymous.post("/login", data={}).json()["detail"].startswith("the CSRF token")
+
+
+def test_a_short_id_opens_only_its_owners_task(
+    owners_task: tuple[Account, str], web: str, engine: Engine
+) -> None:
+    owner, task_id = owners_task
+    short = task_id[:8]  # as the lists show it
+    with page_client(web, new_login(engine, owner)) as as_owner:
+        found = as_owner.get(f"/tasks/{short}", follow_redirects=False)
+        assert found.status_code == 303 and found.headers["location"] == f"/tasks/{task_id}"
+        assert as_owner.get(f"/tasks/{task_id[:7]}-nope").status_code == 404
+    with page_client(web, make_user(engine)) as as_other:
+        assert as_other.get(f"/tasks/{short}", follow_redirects=False).status_code == 404

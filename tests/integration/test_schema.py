@@ -18,7 +18,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy import Engine
 
-from dashboard.accounts.throttle import KEY_PREFIX
+from dashboard.accounts.throttle import KEY_PREFIX, REGISTRATION_KEY_PREFIX
 from tests.accounts import make_user
 
 pytestmark = pytest.mark.integration
@@ -44,8 +44,9 @@ def test_no_input_makes_the_api_fail_or_break_its_schema(
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                     _fuzz(operation, mode, admin.bearer, client)
     finally:
-        # Generated logins failed by the dozen: let the other tests log in again.
-        redis_client.delete(KEY_PREFIX + "127.0.0.1")
+        # Generated logins failed by the dozen and registrations were made by the dozen: let
+        # the other tests log in and register again.
+        redis_client.delete(KEY_PREFIX + "127.0.0.1", REGISTRATION_KEY_PREFIX + "127.0.0.1")
     assert len(operations) >= 20
 
 

@@ -5,8 +5,10 @@ from collections.abc import Callable
 import httpx
 import pytest
 from redis import Redis
+from sqlalchemy import Engine
 
 from dashboard.events import STREAM_KEY
+from tests.accounts import make_user, new_login, page_client
 from tests.processes import wait_until
 from tests.sse import open_stream, task_states
 
@@ -136,3 +138,29 @@ def test_closed_connections_leave_nothing_behind(api: httpx.Client, web: str) ->
         stream.__exit__(None, None, None)
         client.close()
     wait_until(lambda: open_connections() == before, "streams to be released", 30)
+
+
+def test_a_stream_ends_when_its_login_ends(web: str, engine: Engine) -> None:
+    """A stream is let in once, when it opens: logging out or revoking its token ends it, while
+    the same user's other logins stream on."""
+    user = make_user(engine)
+    with (
+        httpx.Client(base_url=web, headers=user.bearer, timeout=10) as by_token,
+        page_client(web, user) as by_cookie,
+        page_client(web, new_login(engine, user)) as other_browser,
+    ):
+        token_id = by_token.get("/api/tokens").json()[0]["id"]
+        with open_stream(by_token, "/api/events") as stream:
+            stream.read_until(lambda got: len(got) >= 1, timeout=30, events=("ready",))
+            assert by_cookie.delete(f"/api/tokens/{token_id}").status_code == 204
+            assert stream.read_to_end(30, events=("login-ended",))[-1].event == "login-ended"
+        with (
+            open_stream(by_cookie, "/events") as page,
+            open_stream(other_browser, "/events") as elsewhere,
+        ):
+            page.read_until(lambda got: len(got) >= 1, timeout=30, events=("active-list",))
+            assert by_cookie.post("/logout").status_code == 303
+            assert page.read_to_end(30, events=("login-ended",))[-1].event == "login-ended"
+            # The other browser's session goes on: host gauges keep coming.
+            assert len(elsewhere.read_until(lambda got: len(got) >= 2, 30, events=("host",))) == 2
+        assert by_cookie.get("/api/me").status_code == 401

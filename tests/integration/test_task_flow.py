@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from dashboard.models import Task
-from tests.accounts import make_user, page_client
+from tests.accounts import Account, make_user, page_client
 from tests.integration.conftest import Worker
 from tests.processes import wait_until
 from tests.sse import Message, open_stream, task_states
@@ -178,20 +178,41 @@ def test_private_answers_are_not_stored_and_no_page_may_frame_them(api: httpx.Cl
     assert "no-store" not in static.get("cache-control", "") and "etag" in static
 
 
+HTMX = {"HX-Request": "true"}  # as the page's forms send them
+
+
 def test_page_forms_show_the_reason_beside_the_field(api: httpx.Client) -> None:
     page = api.get("/")
     assert page.status_code == 200 and 'id="pi-form"' in page.text
-    response = api.post("/tasks/pi", data={"digits": "12", "method": "leibniz"})
+    response = api.post("/tasks/pi", data={"digits": "12", "method": "leibniz"}, headers=HTMX)
     assert response.status_code == 422
     assert 'id="pi-digits-error"' in response.text and "capped at 10 digits" in response.text
-    response = api.post("/tasks/demo", data={"seconds": "soon", "should_fail": "random"})
-    assert response.status_code == 422 and "valid number" in response.text
-    started = api.post("/tasks/demo", data={"seconds": "0", "should_fail": "succeed"})
+    response = api.post(
+        "/tasks/demo", data={"seconds": "soon", "should_fail": "random"}, headers=HTMX
+    )
+    assert response.status_code == 422 and ">enter a number</span>" in response.text
+    emptied = api.post("/tasks/demo", data={"seconds": "", "should_fail": "random"}, headers=HTMX)
+    assert emptied.status_code == 422 and ">enter a number</span>" in emptied.text
+    started = api.post("/tasks/demo", data={"seconds": "0", "should_fail": "succeed"}, headers=HTMX)
     assert started.status_code == 200 and "Started" in started.text
     # The form comes back as sent, so the same task starts again in one click.
     assert 'value="0"' in started.text and 'value="succeed" checked' in started.text
-    started = api.post("/tasks/pi", data={"digits": "4321", "method": "chudnovsky"})
+    started = api.post("/tasks/pi", data={"digits": "4321", "method": "chudnovsky"}, headers=HTMX)
     assert started.status_code == 200 and 'value="4321"' in started.text
+
+
+def test_the_forms_work_without_script_too(api: httpx.Client, user: Account) -> None:
+    """A plain form post (the CSRF token as a field): a good one goes on to the new task's
+    page, a bad one comes back as the form on a page of its own, saying why."""
+    fields = {"csrf_token": user.csrf}
+    api.headers.pop("X-CSRF-Token")
+    started = api.post("/tasks/demo", data={**fields, "seconds": "0", "should_fail": "succeed"})
+    assert started.status_code == 303 and started.headers["location"].startswith("/tasks/")
+    assert "sleep 0 s" in api.get(started.headers["location"]).text
+    wrong = api.post("/tasks/pi", data={**fields, "digits": "0", "method": "chudnovsky"})
+    assert wrong.status_code == 422 and "<title>Start a task · dashboard</title>" in wrong.text
+    assert 'id="pi-form"' in wrong.text and ">enter at least 1</span>" in wrong.text
+    assert f'name="csrf_token" value="{user.csrf}"' in wrong.text  # ready to send again
 
 
 def test_a_web_without_a_supervisor_says_so(web: str, engine: Engine) -> None:

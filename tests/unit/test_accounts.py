@@ -1,6 +1,7 @@
 """Accounts without HTTP: passwords, users, sessions, tokens, the login throttle, migrations."""
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +14,12 @@ from sqlmodel import Session
 from dashboard import migrate
 from dashboard.accounts import sessions, tokens, users
 from dashboard.accounts.passwords import hash_password, verify_password
-from dashboard.accounts.throttle import LoginThrottle, describe_wait
+from dashboard.accounts.throttle import (
+    REGISTRATION_KEY_PREFIX,
+    AddressLimit,
+    LoginThrottle,
+    describe_wait,
+)
 from dashboard.db import make_engine
 from dashboard.errors import login_url
 from dashboard.models import LoginSession, Task
@@ -41,6 +47,23 @@ def test_users_register_once_per_email_whatever_its_case(session: Session) -> No
     assert users.authenticate(session, email="ANN@example.com", password=PASSWORD) == user
     assert users.authenticate(session, email="ann@example.com", password="wrong one") is None
     assert users.authenticate(session, email="bob@example.com", password=PASSWORD) is None
+
+
+@pytest.mark.parametrize(
+    ("registered", "typed"),
+    [
+        ("a@xn--bcher-kva.example", "a@xn--bcher-kva.example"),  # Punycode: kept in Unicode
+        ("a@xn--bcher-kva.example", "A@Bücher.example"),
+        ("zoe\u0301@example.com", "zoe\u0301@example.com"),  # kept composed (NFC)
+        ("zoe\u0301@example.com", "zo\u00e9@example.com"),
+    ],
+)
+def test_a_login_finds_the_account_by_the_address_registered_however_written(
+    session: Session, registered: str, typed: str
+) -> None:
+    email = users.Credentials(email=registered, password=PASSWORD).email  # as the routes do
+    users.register(session, email=email, password=PASSWORD)
+    assert users.authenticate(session, email=typed, password=PASSWORD) is not None
 
 
 def test_make_admin_creates_or_promotes(session: Session) -> None:
@@ -77,12 +100,13 @@ def test_tokens_work_until_revoked_and_only_their_owner_revokes(session: Session
     assert ann.id is not None and bob.id is not None
     plain, token = tokens.create(session, user_id=ann.id, name="script")
     assert plain.startswith("dsh_") and token.token_hash != plain and plain.startswith(token.prefix)
-    assert tokens.user_of(session, plain=plain) == ann
+    found = tokens.find(session, plain=plain)
+    assert found is not None and found[1] == ann
     assert tokens.list_for(session, user_id=ann.id)[0].last_used_at is not None
     assert token.id is not None
     assert not tokens.revoke(session, user_id=bob.id, token_id=token.id)
     assert tokens.revoke(session, user_id=ann.id, token_id=token.id)
-    assert tokens.user_of(session, plain=plain) is None
+    assert tokens.find(session, plain=plain) is None
     assert not tokens.revoke(session, user_id=ann.id, token_id=token.id)
 
 
@@ -96,40 +120,65 @@ def redis(tmp_path: Path) -> Iterator[Redis]:
 
 
 def test_the_throttle_refuses_an_address_after_its_failures(redis: Redis) -> None:
-    throttle = LoginThrottle(redis, max_failures=3, window_seconds=600)
-    for _ in range(2):
-        throttle.record_failure("10.0.0.1", "ann@example.com")
-    assert throttle.seconds_refused("10.0.0.1") == 0
-    throttle.record_failure("10.0.0.1", "bob@example.com")
-    assert 590 <= throttle.seconds_refused("10.0.0.1") <= 600
-    assert throttle.seconds_refused("10.0.0.2") == 0  # another address is not affected
+    throttle = LoginThrottle(redis, limit=3, window_seconds=600)
+    assert throttle.attempt("10.0.0.1", "ann@example.com") == 0
+    assert throttle.attempt("10.0.0.1", "ann@example.com") == 0
+    assert throttle.attempt("10.0.0.1", "bob@example.com") == 0  # three failures
+    assert 590 <= throttle.attempt("10.0.0.1", "ann@example.com") <= 600
+    assert throttle.attempt("10.0.0.2", "ann@example.com") == 0  # another address is not affected
+
+
+def test_attempts_sent_all_at_once_are_held_to_the_limit(redis: Redis) -> None:
+    """Each attempt is counted as it is let through: twenty at once let five through."""
+    throttle = LoginThrottle(redis, limit=5, window_seconds=600)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        waits = list(pool.map(lambda n: throttle.attempt("10.0.0.1", f"{n}@x.example"), range(20)))
+    assert waits.count(0) == 5
+    registrations = AddressLimit(redis, limit=3, window_seconds=3600)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        waits = list(pool.map(lambda _: registrations.take("10.0.0.1"), range(20)))
+    assert waits.count(0) == 3
 
 
 def test_a_login_forgives_only_the_failures_against_its_own_account(redis: Redis) -> None:
-    throttle = LoginThrottle(redis, max_failures=3, window_seconds=600)
-    throttle.record_failure("10.0.0.1", "ann@example.com")
-    throttle.record_failure("10.0.0.1", "ann@example.com")
+    throttle = LoginThrottle(redis, limit=3, window_seconds=600)
+    throttle.attempt("10.0.0.1", "ann@example.com")  # two wrong guesses at ann
+    throttle.attempt("10.0.0.1", "ann@example.com")
+    assert throttle.attempt("10.0.0.1", "me@example.com") == 0
     throttle.forgive("10.0.0.1", "me@example.com")  # the guesser logs in as themselves
-    throttle.record_failure("10.0.0.1", "ann@example.com")
-    assert throttle.seconds_refused("10.0.0.1") > 0  # the guesses at ann still count
+    assert throttle.attempt("10.0.0.1", "ann@example.com") == 0  # the third guess
+    assert throttle.attempt("10.0.0.1", "ann@example.com") > 0  # the guesses at ann still count
 
     redis.flushall()
-    throttle.record_failure("10.0.0.1", "Ann@Example.com ")
-    throttle.record_failure("10.0.0.1", "ann@example.com")
-    throttle.forgive("10.0.0.1", "ann@example.com")  # ann mistyped, then got it right
-    throttle.record_failure("10.0.0.1", "ann@example.com")
-    throttle.record_failure("10.0.0.1", "ann@example.com")
-    assert throttle.seconds_refused("10.0.0.1") == 0
+    throttle.attempt("10.0.0.1", "Ann@Example.com ")  # ann mistypes twice, then gets it right
+    throttle.attempt("10.0.0.1", "ann@example.com")
+    throttle.attempt("10.0.0.1", "ann@example.com")
+    throttle.forgive("10.0.0.1", "ann@example.com")
+    for _ in range(3):
+        assert throttle.attempt("10.0.0.1", "ann@example.com") == 0  # a fresh start
     throttle.forgive("10.0.0.1", "ann@example.com")
     assert redis.keys("*") == []  # nothing left behind once all is forgiven
 
 
+def test_registrations_are_limited_per_address_apart_from_logins(redis: Redis) -> None:
+    registrations = AddressLimit(redis, limit=2, window_seconds=3600)
+    logins = LoginThrottle(redis, limit=2, window_seconds=600)
+    assert registrations.take("10.0.0.1") == 0
+    assert registrations.take("10.0.0.1") == 0
+    assert 3590 <= registrations.take("10.0.0.1") <= 3600
+    assert logins.attempt("10.0.0.1", "ann@example.com") == 0  # a separate count
+    assert registrations.take("10.0.0.2") == 0
+    assert redis.exists(REGISTRATION_KEY_PREFIX + "10.0.0.1")
+
+
 def test_the_throttle_steps_aside_when_redis_is_down() -> None:
     down = Redis(port=free_port(), socket_connect_timeout=0.5)
-    throttle = LoginThrottle(down, max_failures=1, window_seconds=60)
-    throttle.record_failure("10.0.0.1", "ann@example.com")
+    throttle = LoginThrottle(down, limit=1, window_seconds=60)
+    assert throttle.attempt("10.0.0.1", "ann@example.com") == 0
+    assert throttle.attempt("10.0.0.1", "ann@example.com") == 0
     throttle.forgive("10.0.0.1", "ann@example.com")
-    assert throttle.seconds_refused("10.0.0.1") == 0
+    registrations = AddressLimit(down, limit=1, window_seconds=60)
+    assert registrations.take("10.0.0.1") == 0 and registrations.take("10.0.0.1") == 0
 
 
 def test_waits_are_said_in_words() -> None:
@@ -151,6 +200,10 @@ def test_waits_are_said_in_words() -> None:
         ("/tasks/\r\nSet-Cookie: x=1", "/"),
         ("/\x7f/evil.example", "/"),
         ("/?q=café", "/?q=café"),
+        # They would send someone logged in on to themselves, for ever.
+        ("/login?next=/login", "/"),
+        ("/register", "/"),
+        ("/login/../x", "/login/../x"),
     ],
 )
 def test_after_login_the_browser_goes_only_to_a_page_of_this_site(

@@ -344,6 +344,29 @@ def test_a_dropped_stream_resumes_from_the_last_event_id() -> None:
     ]
 
 
+def test_a_stream_whose_login_ends_is_not_followed_again() -> None:
+    asked: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.headers.get("Last-Event-ID"))
+        return httpx.Response(200, content=sse(("1-0", "task", {"n": 1}), ("", "login-ended", {})))
+
+    received: list[str] = []
+    statuses: list[str] = []
+
+    async def follow() -> None:
+        transport = httpx.MockTransport(answer)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            follower = EventFollower(http, lambda m: received.append(m.data), statuses.append)
+            await follower.run()
+
+    run(follow(), timeout=10)
+    assert asked == [None] and received == ['{"n": 1}']
+    assert statuses == [
+        "event stream refused: this login has ended (logged out, or its token revoked)"
+    ]
+
+
 # --- the session, against a pretend server ----------------------------------------------------
 
 

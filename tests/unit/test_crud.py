@@ -1,5 +1,6 @@
 """Task data access on a real SQLite file made by the migrations."""
 
+import base64
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -138,6 +139,13 @@ def test_a_cursor_with_a_nul_is_refused() -> None:
         crud.decode_cursor(crud.encode_cursor(utcnow(), "a\x00b"))
 
 
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_a_cursor_past_the_calendar_in_utc_is_refused(moment: str) -> None:
+    forged = base64.urlsafe_b64encode(f"{moment}|x".encode()).decode().rstrip("=")
+    with pytest.raises(ValueError, match="not a cursor"):
+        crud.decode_cursor(forged)
+
+
 def test_close_if_active_ends_only_old_active_tasks(session: Session) -> None:
     new_task(session, task_id="old")
     new_task(session, task_id="done")
@@ -197,3 +205,23 @@ def test_a_backlog_past_the_limit_keeps_every_running_task_and_the_newest_queued
     shown = [row.id for row in crud.list_active(session, owner_id=1, limit=4)]
     assert shown == ["q5", "q4", "q1", "q0"]
     assert [row.id for row in crud.list_active(session, owner_id=1, limit=2)] == ["q1", "q0"]
+
+
+def test_a_short_id_finds_its_owners_task_and_only_when_it_is_the_only_one(
+    session: Session,
+) -> None:
+    for task_id, owner in [
+        ("1a2b3c4d-0000-4000-8000-000000000001", 1),
+        ("1a2b3c4e-0000-4000-8000-000000000002", 1),
+        ("1a2b3c4f-0000-4000-8000-000000000003", 2),
+        ("1a2b3c4f-1111-4000-8000-000000000004", 2),
+    ]:
+        crud.create_task(session, task_id=task_id, kind="demo", params={}, owner_id=owner)
+    find = crud.ids_starting_with
+    assert find(session, prefix="1a2b3c4d", owner_id=1) == ["1a2b3c4d-0000-4000-8000-000000000001"]
+    assert find(session, prefix="1a2b3c4f", owner_id=1) == []  # another's
+    assert len(find(session, prefix="1a2b3c4f", owner_id=None)) == 2  # an admin's: ambiguous
+    assert len(find(session, prefix="1a2b3c", owner_id=1)) == 2
+    assert find(session, prefix="1a2b3c4f-1", owner_id=None) == [
+        "1a2b3c4f-1111-4000-8000-000000000004"
+    ]

@@ -1,5 +1,7 @@
 """The page's forms: what a person typed becomes a request, or a message beside the field."""
 
+import pytest
+
 from dashboard.forms import (
     FormState,
     empty_csv_form,
@@ -9,7 +11,7 @@ from dashboard.forms import (
     parse_demo_form,
     parse_pi_form,
 )
-from dashboard.submissions import CsvRequest, DemoRequest, PiRequest
+from dashboard.submissions import CsvRequest, DemoRequest, PiRequest, readable
 
 
 def test_a_ticked_box_asks_for_an_email_and_an_empty_one_does_not() -> None:
@@ -30,10 +32,10 @@ def test_a_csv_of_sample_rows_or_of_my_history() -> None:
 def test_bad_csv_values_are_said_beside_their_field() -> None:
     too_many = parse_csv_form({"rows": "10000001", "source": "sample"})
     assert isinstance(too_many, FormState)
-    assert "less than or equal to 10000000" in too_many.errors["rows"]
+    assert too_many.errors["rows"] == "enter at most 10,000,000"
     assert too_many.values["rows"] == "10000001"  # kept, so the person can correct it
     none = parse_csv_form({"rows": "0", "source": "sample"})
-    assert isinstance(none, FormState) and "greater than or equal to 1" in none.errors["rows"]
+    assert isinstance(none, FormState) and none.errors["rows"] == "enter at least 1"
     odd = parse_csv_form({"rows": "10", "source": "everything"})
     assert isinstance(odd, FormState) and "source" in odd.errors
 
@@ -45,3 +47,41 @@ def test_after_a_start_the_form_keeps_what_was_sent_so_the_same_runs_again_in_on
     kept = kept_form(empty_csv_form(), {"rows": "", "source": "history", "notify_email": ""})
     assert kept.values == {"rows": "100000", "source": "history"}
     assert kept.errors == {} and kept.created is None
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "message"),
+    [
+        ({"rows": "lots", "source": "sample"}, "rows", "enter a whole number"),
+        ({"rows": "1.5", "source": "sample"}, "rows", "enter a whole number"),
+        ({"rows": "", "source": "sample"}, "rows", "enter a whole number"),
+        ({"rows": "10", "source": "everything"}, "source", "choose 'sample' or 'history'"),
+        ({"seconds": "abc"}, "seconds", "enter a number"),
+        ({"seconds": "nan"}, "seconds", "enter a number"),
+        ({"seconds": "1e999"}, "seconds", "enter a number"),
+        ({"seconds": "3601"}, "seconds", "enter at most 3,600"),
+        ({"seconds": "-0.5"}, "seconds", "enter at least 0"),
+        ({"digits": "1000001", "method": "chudnovsky"}, "digits", "enter at most 1,000,000"),
+        ({"digits": "", "method": "chudnovsky"}, "digits", "enter a whole number"),
+        ({"digits": "5", "method": "tau"}, "method", "choose 'chudnovsky' or 'leibniz'"),
+    ],
+)
+def test_messages_say_what_to_enter_in_a_persons_words(
+    values: dict[str, str], field: str, message: str
+) -> None:
+    parse = parse_csv_form if "rows" in values else parse_pi_form if "digits" in values else None
+    state = (parse or parse_demo_form)(values)
+    assert isinstance(state, FormState) and state.errors == {field: message}
+
+
+def test_pydantic_words_that_have_no_plainer_form_are_kept() -> None:
+    email = {"type": "value_error", "msg": "Value error, value is not a valid email address"}
+    assert readable(email) == "value is not a valid email address"
+    long = {"type": "string_too_long", "msg": "...", "ctx": {"max_length": 1024}}
+    assert readable(long) == "use at most 1,024 characters"
+    assert readable({"type": "missing", "msg": "Field required"}) == "fill this in"
+
+
+def test_minus_zero_seconds_is_zero() -> None:
+    demo = parse_demo_form({"seconds": "-0", "should_fail": "succeed"})
+    assert isinstance(demo, DemoRequest) and str(demo.seconds) == "0.0"

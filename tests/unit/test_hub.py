@@ -1,13 +1,22 @@
 """The per-process fan-out: visibility, one rendering per format, and slow clients dropped."""
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from sse_starlette import ServerSentEvent
 
 from dashboard import hub as hub_module
 from dashboard.events import Audience, Event, EventType
-from dashboard.hub import KEEP_ALIVE, ClientGone, EventHub, ServerClosing, SubscriberOverflow
+from dashboard.hub import (
+    KEEP_ALIVE,
+    ClientGone,
+    EventHub,
+    LoginEnded,
+    ServerClosing,
+    SubscriberOverflow,
+)
+from dashboard.models import utcnow
 from tests import aio
 
 
@@ -159,3 +168,46 @@ def test_idle_streams_get_a_keep_alive_but_not_while_samples_flow() -> None:
     first, flowing = aio.run(scenario())
     assert first == [KEEP_ALIVE]
     assert len(flowing) == 6 and KEEP_ALIVE not in flowing
+
+
+def test_a_login_that_ends_ends_its_streams_and_only_those() -> None:
+    hub = make_hub([])
+
+    async def scenario() -> None:
+        with (
+            hub.subscribe(Audience(1), "session:a") as laptop,
+            hub.subscribe(Audience(1), "token:7") as script,
+        ):
+            hub.end_login("session:a")
+            with pytest.raises(LoginEnded):
+                await laptop.next()
+            hub.publish(Event(type=EventType.TASK, data={}, owner_id=1, id="1-0"))
+            assert (await script.next()).event.id == "1-0"  # another login of the same user
+
+    aio.run(scenario())
+
+
+def test_streams_end_when_their_session_expires() -> None:
+    hub = make_hub([])
+    now = utcnow()
+
+    async def scenario() -> None:
+        with (
+            hub.subscribe(Audience(1), "session:a", now - timedelta(seconds=1)) as expired,
+            hub.subscribe(Audience(1), "session:b", now + timedelta(hours=1)) as alive,
+            hub.subscribe(Audience(1), "token:7") as token,
+        ):
+            checking = asyncio.create_task(hub.end_expired_logins(0.01))
+            with pytest.raises(LoginEnded):
+                await asyncio.wait_for(expired.next(), 5)
+            checking.cancel()
+            hub.publish(Event(type=EventType.TASK, data={}, owner_id=1, id="1-0"))
+            assert (await alive.next()).event.id == "1-0"
+            assert (await token.next()).event.id == "1-0"
+
+    aio.run(scenario())
+
+
+def test_no_stream_shows_a_login_ending() -> None:
+    ended = Event(type=EventType.LOGIN_ENDED, data={"login": "session:a"}, owner_id=1)
+    assert not ended.visible_to(Audience(1)) and not ended.visible_to(ANYONE)

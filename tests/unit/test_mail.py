@@ -69,6 +69,11 @@ def test_compose_says_what_happened_and_where_to_look() -> None:
     assert "https://dash.example.com/tasks/3f2a9c1e-0000-4000-8000-000000000001" in body
 
 
+def test_a_quick_task_says_its_runtime_as_the_page_does() -> None:
+    assert "Runtime:  7 ms" in message(runtime_seconds=0.007).get_content()
+    assert "Runtime:  3 min 5 s" in message(runtime_seconds=185).get_content()
+
+
 def test_body_is_plain_text_not_html_escaped() -> None:
     body = message(title="a & b <c>", error="x < y").get_content()
     assert "a & b <c>" in body and "x < y" in body

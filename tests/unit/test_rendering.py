@@ -2,12 +2,15 @@
 
 import re
 from datetime import UTC, date, datetime
+from html import unescape
 
 import pytest
 
+from dashboard.cli import WORKER_STOP
 from dashboard.finishedfilter import FinishedFilter
 from dashboard.forms import FormState, empty_demo_form, empty_pi_form
 from dashboard.models import Progress, TaskKind, TaskState
+from dashboard.processes import ProcessList, ProcessStatus
 from dashboard.rendering import (
     clock_time,
     human_bytes,
@@ -304,3 +307,22 @@ def test_task_parameters_and_errors_are_escaped() -> None:
     markup = html("partials/finished_row.html", task=hostile)
     assert "<script>" not in markup and "&lt;script&gt;" in markup
     assert "<b>" not in markup
+
+
+def test_a_restart_says_first_what_it_does_to_the_work() -> None:
+    listing = ProcessList(
+        supervised=True,
+        processes=[
+            ProcessStatus(name=name, state="running", pid=1, uptime_seconds=5.0, restarts=0,
+                          last_exit=None, stoppable=name != "web")
+            for name in ("worker", "web", "beat")
+        ],
+    )  # fmt: skip
+    markup = unescape(html("partials/processes.html", listing=listing))
+    grace = int(WORKER_STOP[0][1])  # the warm shutdown's wait, before running tasks are stopped
+    assert (
+        f'hx-confirm="Restart worker? Its running tasks get {grace} s to finish; any still '
+        'running then are stopped and run again from the start."' in markup
+    )
+    assert 'hx-confirm="Restart web? Open pages lose their live updates' in markup
+    assert 'hx-confirm="Restart beat?"' in markup

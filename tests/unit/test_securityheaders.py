@@ -1,8 +1,11 @@
 """The headers every answer gets, through ASGI: the page policy (the docs' own), no-store
 except for static files, and a response's own choice of a header kept."""
 
+import httpx
+from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
+from dashboard.errors import install_error_handlers
 from dashboard.securityheaders import DOCS_POLICY, PAGE_POLICY, SecurityHeaders
 from tests.aio import run
 
@@ -50,3 +53,25 @@ def test_the_docs_may_run_their_inline_start_and_static_files_may_be_cached() ->
 
 def test_a_response_that_sets_a_header_itself_keeps_it() -> None:
     assert headers_of("/cached")["cache-control"] == ["max-age=60"]
+
+
+def test_an_unforeseen_failure_is_a_500_with_the_same_headers() -> None:
+    """Starlette answers a 500 from its outermost layer, past the layers an app adds."""
+    app = FastAPI()
+    install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
+
+    @app.get("/api/broken")
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/api/broken")
+
+    answer = run(ask())
+    assert answer.status_code == 500 and answer.json() == {"detail": "internal server error"}
+    assert answer.headers["content-security-policy"] == PAGE_POLICY
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["x-content-type-options"] == "nosniff"

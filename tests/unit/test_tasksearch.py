@@ -86,6 +86,13 @@ def test_an_id_prefix_of_eight_characters_finds_every_task_it_begins(tasks: Sess
     assert found(tasks, "0a1b2c3d-1") == ["0a1b2c3d-1111-4000-8000-000000000001"]
 
 
+def test_an_id_typed_in_capitals_finds_its_task(tasks: Session) -> None:
+    assert found(tasks, "9F8E7D6C") == ["9f8e7d6c-3333-4000-8000-000000000003"]
+    assert found(tasks, "0A1B2C3D-1111-4000-8000-000000000001") == [
+        "0a1b2c3d-1111-4000-8000-000000000001"
+    ]
+
+
 def test_a_shorter_prefix_is_only_text(tasks: Session) -> None:
     assert found(tasks, "0a1b2c3") == []
 

@@ -40,7 +40,7 @@ def post_both(settings: Settings) -> tuple[httpx.Response, httpx.Response]:
             page = await client.post(
                 "/tasks/pi",
                 data={"digits": "10", "method": "chudnovsky"},
-                headers=user.page_headers,
+                headers={**user.page_headers, "HX-Request": "true"},  # as the page sends it
             )
             api = await client.post("/api/tasks/demo", json={"seconds": 1}, headers=user.bearer)
             return page, api

@@ -1,0 +1,24 @@
+"""A login that ends (logout, a revoked token) ends the event streams opened with it too.
+
+The row is gone at once, so every new request is refused; but a stream was let in once, when
+it opened. The end goes into the event log, which every web process reads, so the streams
+end on every replica (dashboard.hub.EventHub.end_login). If Redis is away the logout still
+happens, and its streams end when their connection next drops.
+"""
+
+import logging
+
+from redis.exceptions import RedisError
+
+from dashboard import events
+from dashboard.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def announce(services: Services, login: str) -> None:
+    max_length = services.settings.event_log_length
+    try:
+        events.append_login_ended(services.redis, login, max_length=max_length)
+    except RedisError as error:
+        log.warning("could not end the streams of a login that ended: %s", error)
