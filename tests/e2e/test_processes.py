@@ -1,5 +1,6 @@
 """The processes page: what `dashboard run` supervises, its output, and its controls."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,9 @@ from dashboard.models import Task, utcnow
 from tests.e2e.conftest import insert_tasks, log_in, start_demo
 
 pytestmark = pytest.mark.e2e
+# Every line the worker logs names it; its start-up "ready" may be out of the 200-line tail by
+# the time these tests run, after the earlier tests' tasks.
+WORKER_LINE = re.compile(r"worker\[\d+\] celery\.")
 
 
 @pytest.fixture
@@ -24,7 +28,7 @@ def test_the_processes_page_shows_output_and_stops_and_starts_the_worker(
     page.goto(f"{live_server}/processes")
     for name in ("redis", "worker", "beat", "web"):
         expect(page.locator(f"#process-{name}")).to_have_attribute("data-state", "running")
-    expect(page.locator("#log-worker")).to_contain_text("ready", timeout=15_000)
+    expect(page.locator("#log-worker")).to_contain_text(WORKER_LINE, timeout=15_000)
     expect(page.locator("#log-redis")).to_contain_text("Ready to accept connections")
     expect(page.locator("#process-web button", has_text="stop")).to_have_count(0)
 
@@ -41,6 +45,41 @@ def test_the_processes_page_shows_output_and_stops_and_starts_the_worker(
     expect(page.locator("#process-worker")).to_have_attribute(
         "data-state", "running", timeout=60_000
     )
+
+
+def test_the_process_buttons_keep_the_keyboards_focus_as_the_card_refreshes(
+    admin_page: Page, live_server: str
+) -> None:
+    page = admin_page
+    page.goto(f"{live_server}/processes")
+    restart = page.locator("#process-worker button", has_text="restart")
+    restart.focus()
+    with page.expect_response(re.compile(r"/fragments/processes")):
+        pass  # the card's two-second refresh has come and been taken in
+    with page.expect_response(re.compile(r"/fragments/processes")):
+        pass
+    assert page.evaluate("document.activeElement.textContent.trim()") == "restart"
+
+
+def test_a_process_output_keeps_its_place_when_scrolled_up_and_follows_at_its_end(
+    admin_page: Page, live_server: str
+) -> None:
+    page = admin_page
+    page.goto(f"{live_server}/processes")
+    log = page.locator("#log-worker")
+    expect(log).to_contain_text(WORKER_LINE, timeout=15_000)
+    page.wait_for_function(
+        "() => { const log = document.getElementById('log-worker');"
+        " return log.scrollHeight > log.clientHeight; }"
+    )
+    # At its end, it follows.
+    assert log.evaluate("(log) => log.scrollHeight - log.scrollTop - log.clientHeight < 4")
+    log.evaluate("(log) => { log.scrollTop = 0; }")  # the reader scrolls up
+    for _ in range(2):
+        with page.expect_response(re.compile(r"/fragments/processes/worker/log")):
+            pass  # two refreshes come and go
+    page.wait_for_timeout(200)
+    assert log.evaluate("(log) => log.scrollTop") == 0
 
 
 def test_the_main_page_links_to_the_processes(admin_page: Page, live_server: str) -> None:
