@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 
 from dashboard.accounts.passwords import hash_password
+from dashboard.descriptions import searchable_text
 
 OWNERS = 50
 # A few tasks still queued, of the first owners: the page lists them above the finished ones.
@@ -36,6 +37,7 @@ COLUMNS = [
     "owner_id",
     "kind",
     "params",
+    "params_text",
     "state",
     "result",
     "error",
@@ -89,6 +91,7 @@ def _finished_row(
         owner_id=owner_id,
         kind=kind,
         params=json.dumps(params),
+        params_text=searchable_text(kind, params),
         state=state,
         result=_result(rng, kind, task_id, params) if succeeded else None,
         error=None if succeeded else _error(rng, state, kind, owner_id, params),
@@ -104,11 +107,13 @@ def _finished_row(
 
 def _active_row(rng: random.Random, owner_id: int, now: datetime) -> tuple[Any, ...]:
     task_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    params = _params(rng, "demo")
     return _in_order(
         id=task_id,
         owner_id=owner_id,
         kind="demo",
-        params=json.dumps(_params(rng, "demo")),
+        params=json.dumps(params),
+        params_text=searchable_text("demo", params),
         state="QUEUED",
         queued_at=now - timedelta(seconds=rng.uniform(1, 60)),
         attempts=0,

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, func, tuple_, update
 from sqlmodel import Session, col, select
 
 from dashboard import tasksearch, taskwrites
+from dashboard.descriptions import searchable_text
 from dashboard.models import (
     ACTIVE_STATES,
     FILE_KINDS,
@@ -39,6 +40,7 @@ def create_task(
         id=task_id,
         kind=kind,
         params=params,
+        params_text=searchable_text(kind, params),
         owner_id=owner_id,
         state=TaskState.QUEUED,
         notify_email=notify_email,
@@ -79,6 +81,7 @@ def mark_started(
         "id": task_id,
         "kind": kind,
         "params": params,
+        "params_text": searchable_text(kind, params),
         "state": TaskState.STARTED,
         "now": utcnow(),
         "worker": worker,
@@ -106,6 +109,7 @@ def record_final(
         "id": task_id,
         "kind": kind,
         "params": params,
+        "params_text": searchable_text(kind, params),
         "state": state,
         "result": result,
         "error": error,

@@ -5,9 +5,11 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator
+from sqlalchemy import JSON, Column, DateTime, Index, TypeDecorator, event
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
+
+from dashboard.descriptions import searchable_text
 
 
 class TaskState(StrEnum):
@@ -107,7 +109,7 @@ class Task(SQLModel, table=True):
 
     # Each list and filter has an index in its own keyset order (finished_at, id), for one
     # owner and for everyone (an admin's view). Search has its own structures per database
-    # (migration 0004, dashboard/tasksearch.py), which the models do not describe.
+    # (migrations 0004 and 0006, dashboard/tasksearch.py), which the models do not describe.
     __table_args__ = (
         Index("ix_task_state_finished", "state", "finished_at", "id"),
         Index("ix_task_owner_queued", "owner_id", "queued_at"),
@@ -124,6 +126,9 @@ class Task(SQLModel, table=True):
     owner_id: int | None = Field(default=None)
     kind: str = Field(max_length=32)
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The parameters in the words the lists show, which search reads (dashboard.descriptions).
+    # Written with the row (params never change after).
+    params_text: str = Field(default="")
     state: str = Field(default=TaskState.QUEUED, max_length=16)
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     error: str | None = Field(default=None)
@@ -138,6 +143,14 @@ class Task(SQLModel, table=True):
     file_expired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The task this one repeats, when it was started by "Retry".
     retry_of: str | None = Field(default=None, max_length=64)
+
+
+@event.listens_for(Task, "before_insert")
+def _words_for_search(_mapper: Any, _connection: Any, task: Task) -> None:
+    """A row added through the ORM (a test's, a script's) gets its words like every other;
+    the app's own writes (dashboard.taskwrites) set them in their statements."""
+    if not task.params_text:
+        task.params_text = searchable_text(task.kind, task.params)
 
 
 class Progress(BaseModel):

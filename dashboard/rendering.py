@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from dashboard import descriptions
 from dashboard.crud import ACTIVE_LIMIT
 from dashboard.models import FINAL_STATES, TaskKind, TaskState, TaskView
 from dashboard.tasksearch import MAX_TERM, MIN_TERM
@@ -78,6 +79,10 @@ def task_title(task: TaskView) -> str:
     return f"{task.kind} task"
 
 
+def shown_params(task: TaskView) -> str:
+    return descriptions.params_text(task.kind, task.params)
+
+
 def row_rank(task: TaskView) -> str:
     """Orders the states one task passes through, so the page never shows an older one.
 
@@ -113,6 +118,7 @@ def make_environment(directory: Path = TEMPLATES_DIR) -> Environment:
         thousands=thousands,
         rank=row_rank,
         title=task_title,
+        params_text=shown_params,
     )
     return environment
 

@@ -69,6 +69,7 @@ def _upsert(dialect: str, **values: Any) -> Any:
         id=bindparam("id"),
         kind=bindparam("kind"),
         params=bindparam("params"),
+        params_text=bindparam("params_text"),
         state=bindparam("state"),
         queued_at=bindparam("now"),
         **values,

@@ -1,4 +1,4 @@
-"""Migration 0004 on PostgreSQL: pg_trgm and its indexes exist, the models still match the
+"""Migrations 0004 and 0006 on PostgreSQL: pg_trgm and its indexes exist, the models still match the
 migrations, searches find what they should, and the planner can answer them from the indexes.
 
 A throwaway database on the machine's PostgreSQL (TEST_POSTGRES_URL); skipped, saying so,
@@ -21,6 +21,7 @@ from sqlmodel import Session, SQLModel
 
 from dashboard import crud, migrate, tasksearch
 from dashboard.db import make_engine
+from dashboard.descriptions import searchable_text
 from dashboard.models import FINAL_STATES, Task, TaskState, utcnow
 from tests.services import DEFAULT_POSTGRES_URL, throwaway_database
 
@@ -47,11 +48,13 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 def task_row(number: int) -> dict[str, Any]:
     moment = utcnow() - timedelta(seconds=20_000 - number)
+    params = {"digits": number, "method": "leibniz" if number % 1000 == 3 else "chudnovsky"}
     return {
         "id": f"{number:08x}-aaaa-4000-8000-000000000000",
         "owner_id": 1,
         "kind": "pi",
-        "params": {"digits": number, "method": "leibniz" if number % 1000 == 3 else "chudnovsky"},
+        "params": params,
+        "params_text": searchable_text("pi", params),
         "state": TaskState.FAILURE if number == 7 else TaskState.SUCCESS,
         "error": "MemoryError: no room" if number == 7 else None,
         "queued_at": moment,
@@ -102,22 +105,34 @@ def test_the_models_match_the_migrations_here_too(engine: Engine) -> None:
 def test_searches_find_ids_and_text_in_any_case(engine: Engine) -> None:
     assert found(engine, "00000007") == ["00000007-aaaa-4000-8000-000000000000"]
     assert found(engine, "memoryERROR") == ["00000007-aaaa-4000-8000-000000000000"]
-    assert found(engine, '"digits": 299,') == ["0000012b-aaaa-4000-8000-000000000000"]
+    assert found(engine, "12,345 DIGITS") == ["00003039-aaaa-4000-8000-000000000000"]
+    assert found(engine, "12345") == ["00003039-aaaa-4000-8000-000000000000"]
+    assert found(engine, 'digits": 12345') == []  # the JSON is not what is searched
     assert found(engine, "100%") == []
     assert found(engine, "memoryerror", owner=2) == []
 
 
 def test_searches_can_be_answered_from_the_search_indexes(engine: Engine) -> None:
     by_text = plan(engine, tasksearch.matching_text("Leibniz", "postgresql"))
-    assert "ix_task_params_trgm" in by_text and "ix_task_error_trgm" in by_text
+    assert "ix_task_params_text_trgm" in by_text and "ix_task_error_trgm" in by_text
     assert "ix_task_id_pattern" in plan(engine, tasksearch.id_prefix("0000012b-aa", "postgresql"))
 
 
-def test_downgrading_removes_them(database_url: str, engine: Engine) -> None:
-    command.downgrade(migrate.alembic_config(database_url), "0003")
+def index_names(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(connection.execute(text("SELECT indexname FROM pg_indexes")).scalars())
+
+
+def test_downgrading_removes_them_and_upgrading_fills_in_the_words(
+    database_url: str, engine: Engine
+) -> None:
+    command.downgrade(migrate.alembic_config(database_url), "0005")
     try:
-        with engine.connect() as connection:
-            indexes = set(connection.execute(text("SELECT indexname FROM pg_indexes")).scalars())
-        assert not indexes & set(tasksearch.UNMODELLED_INDEXES)
+        indexes = index_names(engine)
+        assert "ix_task_params_trgm" in indexes and "ix_task_params_text_trgm" not in indexes
+        command.downgrade(migrate.alembic_config(database_url), "0003")
+        assert not index_names(engine) & {"ix_task_params_trgm", *tasksearch.UNMODELLED_INDEXES}
+        migrate.upgrade(database_url)  # gives the 20,000 rows there their words again
+        assert found(engine, "12,345 digits") == ["00003039-aaaa-4000-8000-000000000000"]
     finally:
         migrate.upgrade(database_url)

@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Session
 
 from dashboard import crud, tasksearch
-from dashboard.models import FINAL_STATES, TaskKind, TaskState
+from dashboard.models import FINAL_STATES, Task, TaskKind, TaskState, utcnow
 
 ANN, BOB = 1, 2
 
@@ -106,7 +106,32 @@ def test_a_short_id_is_found_when_it_is_the_whole_id(tasks: Session) -> None:
 
 def test_text_in_the_parameters_is_found_in_any_case(tasks: Session) -> None:
     assert found(tasks, "CHUDnovsky") == ["0a1b2c3d-1111-4000-8000-000000000001"]
-    assert found(tasks, '"rows": 100000') == ["9f8e7d6c-3333-4000-8000-000000000003"]
+    assert found(tasks, "1,000 Digits") == ["0a1b2c3d-1111-4000-8000-000000000001"]
+    assert found(tasks, "100,000 sample") == ["9f8e7d6c-3333-4000-8000-000000000003"]
+
+
+def test_a_number_is_found_typed_without_its_separators(tasks: Session) -> None:
+    assert found(tasks, "100000") == ["9f8e7d6c-3333-4000-8000-000000000003"]
+
+
+def test_the_parameters_are_found_by_their_shown_words_not_their_json(session: Session) -> None:
+    add(session, "demo-a", params={"seconds": 2, "should_fail": True}, state=TaskState.FAILURE,
+        error="DemoFailure: the demo task failed as asked, after 2 s")  # fmt: skip
+    add(session, "demo-b", params={"seconds": 3, "should_fail": False})
+    add(session, "demo-c", params={"seconds": 4, "should_fail": False, "chosen_at_random": True})
+    assert found(session, "fails") == ["demo-a"]
+    assert found(session, "fail") == ["demo-a"]  # not every demo, through its should_fail key
+    assert found(session, "succeeds") == ["demo-c", "demo-b"]
+    assert found(session, "sleep 3 s") == ["demo-b"]
+    assert found(session, "at random") == ["demo-c"]
+    assert found(session, "should_fail") == [] and found(session, "seconds") == []
+
+
+def test_a_row_added_through_the_orm_gets_its_words_too(session: Session) -> None:
+    session.add(Task(id="orm-1", owner_id=ANN, kind="pi", params={"digits": 2500, "method": "x"},
+                     state=TaskState.SUCCESS, finished_at=utcnow()))  # fmt: skip
+    session.commit()
+    assert found(session, "2,500 digits") == ["orm-1"]
 
 
 def test_text_in_the_error_is_found(tasks: Session) -> None:
@@ -117,15 +142,13 @@ def test_like_wildcards_and_quotes_are_plain_characters(tasks: Session) -> None:
     assert found(tasks, "100%_sure") == ["55555555-5555-4000-8000-000000000005"]
     assert found(tasks, "0%_s") == ["55555555-5555-4000-8000-000000000005"]
     assert found(tasks, "%%%") == []
-    assert found(tasks, '"digits') == ["0a1b2c3d-1111-4000-8000-000000000001"]
+    add(tasks, "quoted-1", state=TaskState.FAILURE, error='OSError: cannot open "out.csv"')
+    assert found(tasks, '"out.csv"') == ["quoted-1"]
 
 
 def test_a_term_shorter_than_a_trigram_is_matched_row_by_row(tasks: Session) -> None:
     assert found(tasks, "nó") == []
-    assert found(tasks, "1}") == [
-        "55555555-5555-4000-8000-000000000005",
-        "0a1b2c3d-2222-4000-8000-000000000002",
-    ]
+    assert found(tasks, "1,") == ["0a1b2c3d-1111-4000-8000-000000000001"]
 
 
 def test_search_sees_only_the_owners_tasks(tasks: Session) -> None:
