@@ -114,9 +114,30 @@ async def _csrf_refused(request: Request, error: Exception) -> Response:
     return JSONResponse({"detail": CsrfRefused.reason + hint}, status_code=403)
 
 
+def _unreadable_body(error: HTTPException) -> RequestValidationError | None:
+    """FastAPI answers a body that json.loads raised on with anything but a JSONDecodeError (a
+    RecursionError for nesting 5,000 deep, a ValueError for a number of 5,000 digits or for
+    bytes that are not UTF-8) with a bare 400 "There was an error parsing the body". It is bad
+    input like any other: a 422 saying what is wrong with the body."""
+    cause = error.__cause__
+    if error.status_code != 400 or not isinstance(cause, RecursionError | ValueError):
+        return None
+    if isinstance(cause, RecursionError):
+        why = "it is nested too deeply"
+    elif isinstance(cause, UnicodeDecodeError):
+        why = "it is not UTF-8 text"
+    else:
+        why = "a number in it has too many digits" if "digits" in str(cause) else str(cause)
+    message = f"JSON could not be read: {why}"
+    return RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": message}])
+
+
 async def _http_error(request: Request, error: Exception) -> Response:
     """A person following a link gets a page saying what went wrong; programs get JSON."""
     assert isinstance(error, HTTPException)
+    unreadable = _unreadable_body(error)
+    if unreadable is not None:
+        return await _invalid_request(request, unreadable)
     if not _wants_page(request) or error.status_code < 400:
         return await http_exception_handler(request, error)
     return _error_page(request, error.status_code, error.detail, headers=error.headers)

@@ -88,6 +88,26 @@ def test_malformed_bodies_are_a_4xx(
     assert answer.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+        (b'{"digits": ' + b"9" * 5000 + b"}", "a number in it has too many digits"),
+        (b'{"digits": 5, "x": "\xff"}', "not UTF-8"),
+    ],
+)
+def test_a_body_that_json_cannot_read_is_a_422_saying_why(
+    client: httpx.Client, content: bytes, reason: str
+) -> None:
+    """Where Python's JSON reader raises something else than a decoding error, FastAPI would
+    answer a bare 400 "There was an error parsing the body"."""
+    headers = {"content-type": "application/json"}
+    answer = client.post("/api/tasks/pi", content=content, headers=headers)
+    assert answer.status_code == 422, answer.text
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["body"] and reason in error["msg"], error
+
+
 def test_a_422_never_repeats_a_password(web: str) -> None:
     with httpx.Client(base_url=web, timeout=30) as anonymous:
         short = anonymous.post("/api/users", json={"email": "a@example.com", "password": "s3cr"})
