@@ -111,3 +111,33 @@ def test_a_failing_report_does_not_end_the_loop(redis: Redis) -> None:
     assert second.wait(5)
     reporter.stop()
     assert read_statuses(redis)[0].stopped_at is not None
+
+
+def test_a_change_of_the_counts_is_reported_at_once_with_the_last_gauges(redis: Redis) -> None:
+    """The regular report is an hour away here: only the look at the counts between reports
+    can bring the new count into the hash."""
+    counts = {"now": (0, 0)}
+    samples = {"taken": 0}
+
+    def sample() -> object:
+        samples["taken"] += 1
+        return sample_gauges()
+
+    reporter = FleetReporter(
+        IDENTITY,
+        redis=lambda: redis,
+        sample=sample,  # type: ignore[arg-type]
+        counts=lambda: counts["now"],
+        interval=3600,
+        watch=0.01,
+    )
+    reporter.start()
+    try:
+        wait_until(lambda: bool(read_statuses(redis)), "the first report", 5, pause=0.01)
+        counts["now"] = (1, 0)  # a task started
+        wait_until(lambda: read_statuses(redis)[0].running == 1, "the start reported", 5)
+        counts["now"] = (0, 1)  # and ended
+        wait_until(lambda: read_statuses(redis)[0].done == 1, "the end reported", 5)
+        assert samples["taken"] == 1, "the gauges are sampled on the regular reports only"
+    finally:
+        reporter.stop()
