@@ -58,13 +58,33 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
     if _wants_page(request):
         reasons = [(_field_name(item["loc"]), readable(item)) for item in error.errors()]
         return _error_page(request, 422, None, reasons=reasons)
-    detail = _sendable(jsonable_encoder(_without_secrets(error.errors())))
+    errors = [
+        {**item, "input": _cut(item["input"])} if "input" in item else item
+        for item in error.errors()
+    ]
+    detail = _sendable(jsonable_encoder(_without_secrets(errors)))
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+# How deep an input is repeated in a 422: JSON that Python reads may be nested ~990 deep, and
+# copying that back (jsonable_encoder, _sendable) would run out of stack: a 500.
+ECHO_DEPTH = 8
+CUT = "…"
+
+
+def _cut(value: Any, depth: int = 0) -> Any:
+    if not isinstance(value, dict | list):
+        return value
+    if depth >= ECHO_DEPTH:
+        return CUT
+    if isinstance(value, list):
+        return [_cut(item, depth + 1) for item in value]
+    return {key: _cut(item, depth + 1) for key, item in value.items()}
+
+
 def _without_secrets(errors: Sequence[Any]) -> list[Any]:
-    """No password is echoed back, whether its own field's error or a body's that holds it:
-    clients and proxies log 422 bodies."""
+    """No password is echoed back, whether its own field's error or a body's that holds it
+    (a dict, or JSON sent as a form or inside a list): clients and proxies log 422 bodies."""
     return [
         {key: value for key, value in item.items() if key != "input"}
         if _holds_secret(item)
@@ -74,9 +94,9 @@ def _without_secrets(errors: Sequence[Any]) -> list[Any]:
 
 
 def _holds_secret(item: dict[str, Any]) -> bool:
+    named = {str(part) for part in item["loc"]}
     given = item.get("input")
-    named = {str(part) for part in item["loc"]} | (set(given) if isinstance(given, dict) else set())
-    return bool(named & SECRET_FIELDS)
+    return bool(named & SECRET_FIELDS) or any(name in str(given) for name in SECRET_FIELDS)
 
 
 def _field_name(location: Sequence[Any]) -> str:
