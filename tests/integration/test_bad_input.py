@@ -122,14 +122,17 @@ def test_a_deeply_nested_value_is_a_422_repeating_only_its_top(
     assert error["loc"][-1] == "seconds" and "…" in answer.text and len(answer.text) < 2000
 
 
+CREDENTIALS = b'{"email": "a@example.com", "password": "hunter2-secret"}'
+
+
 @pytest.mark.parametrize(
     ("content", "content_type"),
     [
-        (b'{"email": "a@example.com", "password": "hunter2-secret"}', "text/plain"),
-        (b'{"email": "a@example.com", "password": "hunter2-secret"}', "application/x-www-form-urlencoded"),
-        (b'[{"email": "a@example.com", "password": "hunter2-secret"}]', "application/json"),
+        (CREDENTIALS, "text/plain"),
+        (CREDENTIALS, "application/x-www-form-urlencoded"),
+        (b"[" + CREDENTIALS + b"]", "application/json"),
     ],
-)  # fmt: skip
+)
 def test_a_422_never_repeats_a_password_in_a_body_that_is_not_an_object(
     web: str, content: bytes, content_type: str
 ) -> None:
