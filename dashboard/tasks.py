@@ -103,7 +103,7 @@ def demo_task(
     self: Task[Any, Any], seconds: float, should_fail: bool, chosen_at_random: bool = False
 ) -> dict[str, Any]:
     with progress_reporter(self) as report:
-        return dict(run_demo(seconds, should_fail, report))
+        return dict(run_demo(seconds, should_fail, report, chosen_at_random=chosen_at_random))
 
 
 @app.task(bind=True, base=TrackedTask, name="dashboard.csv")

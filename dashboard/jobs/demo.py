@@ -27,6 +27,8 @@ def run_demo(
     should_fail: bool,
     progress: ProgressCallback,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    chosen_at_random: bool = False,
 ) -> dict[str, float | str]:
     steps = max(1, round(seconds * STEPS_PER_SECOND))
     for step in range(1, steps + 1):
@@ -34,5 +36,6 @@ def run_demo(
         elapsed = seconds * step / steps
         progress(100.0 * step / steps, f"{elapsed:.1f} s of {seconds:g} s")
     if should_fail:
-        raise DemoFailure(f"the demo task failed as asked, after {seconds:g} s")
+        how = "as the coin toss chose" if chosen_at_random else "as asked"
+        raise DemoFailure(f"the demo task failed {how}, after {seconds:g} s")
     return {"value": f"slept {seconds:g} s", "seconds": seconds}

@@ -101,7 +101,10 @@ def index(
     viewer: CurrentUser,
     audience: AudienceDep,
     filters: FinishedFilterDep,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
+    """The page; with a cursor (the "Show older" link, without script), the Finished list
+    shows that older page."""
     # The stream position is read before the lists, so the events after it cover any change
     # made while the page renders: the stream resumes from here instead of a second snapshot.
     position = services.hub.position
@@ -110,7 +113,8 @@ def index(
         **host_context(services),
         "fleet": services.fleet.latest,
         **active_context(services, session, audience),
-        **finished_context(services, session, audience, None, filters),
+        **finished_context(services, session, audience, cursor, filters),
+        "older_page": bool(cursor),
         "processes": process_list(services.settings.state_dir) if viewer.is_admin else None,
         "pi_form": empty_pi_form(),
         "demo_form": empty_demo_form(),

@@ -24,6 +24,11 @@ def test_failure_raises_after_the_whole_sleep() -> None:
     assert reports[-1][0] == 100.0
 
 
+def test_a_failure_the_coin_toss_chose_does_not_say_it_was_asked_for() -> None:
+    with pytest.raises(DemoFailure, match="failed as the coin toss chose, after 3 s"):
+        run_demo(3, True, lambda p, v: None, sleep=no_sleep, chosen_at_random=True)
+
+
 def test_zero_seconds_still_finishes() -> None:
     assert run_demo(0, False, lambda p, v: None, sleep=no_sleep)["seconds"] == 0
 

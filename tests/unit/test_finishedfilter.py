@@ -150,3 +150,36 @@ def test_the_api_filters_and_searches_and_documents_it(
 def task_ids(html: str) -> list[str]:
     """The ids of the task rows in a list, in order (a row's element id is task-<id>)."""
     return [row.split('"', 1)[0] for row in html.split('<tr id="task-')[1:]]
+
+
+def show_older_link(html: str) -> str | None:
+    """Where the "Show older" link goes without script (its href)."""
+    if 'id="finished-more"' not in html:
+        return None
+    anchor = html.split('id="finished-more"', 1)[1].split(">", 1)[0]
+    return anchor.split('href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+
+
+def test_show_older_works_without_javascript_as_a_link_to_the_older_page(
+    app_and_user: tuple[httpx.AsyncClient, Account], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, _ = app_and_user
+    settings = client._transport.app.state.services.settings  # type: ignore[attr-defined]
+    monkeypatch.setattr(settings, "finished_page_size", 2)
+    first = get(client, "/?kind=demo")
+    assert (
+        task_ids(first.text) == ["task-4", "task-2"]
+        and 'sse-swap="finished-list"' not in first.text
+    )
+    older = show_older_link(first.text)
+    assert older is not None and older.startswith("/?cursor=") and "kind=demo" in older
+    second = get(client, older.split("#", 1)[0])
+    assert second.status_code == 200 and task_ids(second.text) == ["task-0"]
+    assert "data-filtered" in second.text and "Back to the newest" in second.text
+    assert show_older_link(second.text) is None
+    unfiltered = get(client, "/")
+    assert 'sse-swap="finished-list"' in unfiltered.text, "the first page stays live"
+    older_unfiltered = show_older_link(unfiltered.text)
+    assert older_unfiltered is not None
+    snapshot = get(client, older_unfiltered.split("#", 1)[0])
+    assert 'sse-swap="finished-list"' not in snapshot.text and "data-filtered" in snapshot.text
