@@ -328,6 +328,39 @@ def test_the_page_fits_a_phone_and_a_laptop_window(signed_in: Page) -> None:
     expect(page.locator("#active-rows tr.task-row")).to_have_count(0, timeout=10_000)
 
 
+def test_finished_rows_stack_on_a_phone(
+    signed_in: Page, live_server: str, live_state: Path
+) -> None:
+    """At 390 pixels a finished row's result, time and Retry are in view without scrolling
+    sideways; at 1280 it is a table row again."""
+    page = signed_in
+    me = page.request.get(f"{live_server}/api/me").json()
+    moment = utcnow()
+    preview = "3.1415926535897932384626433832795028841971693993751"
+    insert_tasks(
+        live_state,
+        Task(id=f"phone-pi-{me['id']}", owner_id=me["id"], kind="pi",
+             params={"digits": 200_000, "method": "chudnovsky"}, state="SUCCESS",
+             result={"digits": 200_000, "preview": preview, "file": "files/x.txt"},
+             queued_at=moment, started_at=moment, finished_at=moment),
+        Task(id=f"phone-failed-{me['id']}", owner_id=me["id"], kind="demo",
+             params={"seconds": 3, "should_fail": True}, state="FAILURE",
+             error="DemoFailure: the demo task failed as asked, after 3 s",
+             queued_at=moment, started_at=moment, finished_at=moment),
+    )  # fmt: skip
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    card = page.locator("#finished-tasks")
+    expect(card.locator("tr.task-row")).to_have_count(2)
+    assert card.evaluate("(card) => card.scrollWidth <= card.clientWidth")
+    failed = page.locator(f"#task-phone-failed-{me['id']}")
+    failed.scroll_into_view_if_needed()
+    for part in ("button.retry", ".error-text", "td:nth-child(7)"):
+        expect(failed.locator(part)).to_be_in_viewport()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    expect(card.locator("thead")).to_be_visible()
+
+
 # Run in the page: whether every option of every choice in the forms starts right of its legend.
 OPTIONS_BESIDE_LEGENDS = """() => Array.from(document.querySelectorAll("fieldset.choices")).every(
   (set) => {
