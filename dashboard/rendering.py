@@ -119,6 +119,7 @@ def make_environment(directory: Path = TEMPLATES_DIR) -> Environment:
         rank=row_rank,
         title=task_title,
         params_text=shown_params,
+        plural=descriptions.plural,
     )
     return environment
 

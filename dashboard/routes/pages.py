@@ -61,6 +61,8 @@ def finished_context(
     return {
         "finished": views_of(services, rows),
         "next_cursor": next_cursor,
+        # A page further down the list (the page's "Show older" link, without script).
+        "older_page": bool(cursor),
         "scope": scope_of(audience),
         "filters": filters,
     }
@@ -114,7 +116,6 @@ def index(
         "fleet": services.fleet.latest,
         **active_context(services, session, audience),
         **finished_context(services, session, audience, cursor, filters),
-        "older_page": bool(cursor),
         "processes": process_list(services.settings.state_dir) if viewer.is_admin else None,
         "pi_form": empty_pi_form(),
         "demo_form": empty_demo_form(),

@@ -10,46 +10,28 @@ from fastapi import APIRouter
 from sqlmodel import Session
 from sse_starlette import ServerSentEvent
 
-from dashboard import crud
 from dashboard.accounts.viewer import Viewer
 from dashboard.deps import LOGGED_IN, AudienceDep, CurrentUser, ResumeIdDep, ServicesDep
 from dashboard.eventresponse import EventStreamResponse
 from dashboard.events import Audience
 from dashboard.finishedfilter import FinishedFilter
-from dashboard.models import FINAL_STATES
 from dashboard.rendering import render
-from dashboard.routes.pages import owner_filter, scope_of
+from dashboard.routes.pages import active_context, finished_context
 from dashboard.services import Services
 from dashboard.streaming import HTML, JSON, event_stream
-from dashboard.taskviews import views_of
 
 router = APIRouter(tags=["events"], dependencies=LOGGED_IN)
 
 
 def _html_snapshot(services: Services, audience: Audience) -> list[ServerSentEvent]:
-    """The lists as they stand. The Finished list is the unfiltered one: a filtered list on
-    the page has no `sse-swap` and is left as it is."""
-    owner_id = owner_filter(audience)
+    """The lists as they stand, as the page renders them. The Finished list is the unfiltered
+    one: a filtered list on the page has no `sse-swap` and is left as it is."""
     with Session(services.engine) as session:
-        active = views_of(services, crud.list_active(session, owner_id=owner_id))
-        rows, next_cursor = crud.page_tasks(
-            session,
-            states=FINAL_STATES,
-            owner_id=owner_id,
-            cursor=None,
-            limit=services.settings.finished_page_size,
-        )
-    finished = views_of(services, rows)
+        active = active_context(services, session, audience)
+        finished = finished_context(services, session, audience, None, FinishedFilter())
     templates = services.templates
-    active_html = render(templates, "partials/active_tasks.html", active=active)
-    finished_html = render(
-        templates,
-        "partials/finished_list.html",
-        finished=finished,
-        next_cursor=next_cursor,
-        scope=scope_of(audience),
-        filters=FinishedFilter(),
-    )
+    active_html = render(templates, "partials/active_tasks.html", **active)
+    finished_html = render(templates, "partials/finished_list.html", **finished)
     return [
         ServerSentEvent(data=active_html, event="active-list"),
         ServerSentEvent(data=finished_html, event="finished-list"),
@@ -58,7 +40,7 @@ def _html_snapshot(services: Services, audience: Audience) -> list[ServerSentEve
 
 def _json_snapshot(services: Services, audience: Audience) -> list[ServerSentEvent]:
     with Session(services.engine) as session:
-        active = views_of(services, crud.list_active(session, owner_id=owner_filter(audience)))
+        active = active_context(services, session, audience)["active"]
     tasks = [ServerSentEvent(data=view.model_dump_json(), event="task") for view in active]
     # `ready` ends the opening state; its id is where a reconnect resumes from.
     return [*tasks, ServerSentEvent(data="{}", event="ready")]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import APIResponse, ConsoleMessage, Page, Route, expect
+from playwright.sync_api import APIResponse, Browser, ConsoleMessage, Page, Route, expect
 from sqlmodel import Session, col, delete
 
 from dashboard.accounts import users
@@ -119,6 +119,18 @@ def log_in(page: Page, live_server: str, email: str, password: str = PASSWORD) -
     page.fill("#login-password", password)
     page.click("#login-form button")
     expect(page.locator(".topbar .who")).to_contain_text(email.lower())
+
+
+@pytest.fixture
+def page_without_script(browser: Browser, live_server: str, live_state: Path) -> Iterator[Page]:
+    """A page with JavaScript switched off, logged in through the plain form as a new user."""
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        log_in(page, live_server, make_account(live_state, "noscript"))
+        yield page
+    finally:
+        context.close()
 
 
 def open_page(page: Page, live_server: str) -> None:

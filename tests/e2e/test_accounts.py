@@ -6,12 +6,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.accounts import PASSWORD, unique_email
+from tests.accounts import unique_email
 from tests.e2e.conftest import (
     RECORD_PROGRESS,
     csrf_headers,
     log_in,
-    make_account,
     open_page,
     register,
     start_demo,
@@ -170,26 +169,14 @@ def test_a_token_with_a_long_name_keeps_its_revoke_button_in_view(
     expect(page.locator("#tokens tr.revoked")).to_have_count(1)
 
 
-def test_without_script_a_person_logs_in_and_starts_a_task(
-    browser: Browser, live_server: str, live_state: Path
-) -> None:
-    """The forms are plain HTML forms too: a browser without script logs in, starts a task and
-    lands on its page, and a bad value comes back beside its field."""
-    email = make_account(live_state, "noscript")
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
-    try:
-        page.goto(f"{live_server}/login")
-        page.fill("#login-email", email)
-        page.fill("#login-password", PASSWORD)
-        page.click("#login-form button")
-        expect(page.locator(".topbar .who")).to_contain_text(email)
-        page.fill("#demo-seconds", "5000")
-        page.click("#demo-form button")
-        expect(page.locator("#demo-seconds-error")).to_have_text("enter at most 3,600")
-        page.fill("#demo-seconds", "0")
-        page.click("#demo-form button")
-        expect(page).to_have_url(re.compile(r"/tasks/[0-9a-f-]{36}$"))
-        expect(page.locator("#task-detail h1")).to_contain_text("demo task")
-    finally:
-        context.close()
+def test_without_script_a_person_logs_in_and_starts_a_task(page_without_script: Page) -> None:
+    """The forms are plain HTML forms too: a browser without script logs in (the fixture, through
+    the form), starts a task and lands on its page, and a bad value comes back beside its field."""
+    page = page_without_script
+    page.fill("#demo-seconds", "5000")
+    page.click("#demo-form button")
+    expect(page.locator("#demo-seconds-error")).to_have_text("enter at most 3,600")
+    page.fill("#demo-seconds", "0")
+    page.click("#demo-form button")
+    expect(page).to_have_url(re.compile(r"/tasks/[0-9a-f-]{36}$"))
+    expect(page.locator("#task-detail h1")).to_contain_text("demo task")

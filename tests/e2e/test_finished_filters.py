@@ -6,11 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import APIResponse, Browser, Page, Route, expect
+from playwright.sync_api import APIResponse, Page, Route, expect
 
 from dashboard.models import Task, utcnow
-from tests.accounts import PASSWORD
-from tests.e2e.conftest import hold_the_answer, insert_tasks, make_account, start_demo
+from tests.e2e.conftest import hold_the_answer, insert_tasks, start_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -150,36 +149,26 @@ def test_a_task_that_ends_before_its_start_answer_arrives_leaves_no_row_in_a_fil
 
 
 def test_without_script_show_older_opens_the_older_page(
-    browser: Browser, live_server: str, live_state: Path
+    page_without_script: Page, live_server: str, live_state: Path
 ) -> None:
     """Without script "Show older" is a link: the page with the next 20 finished tasks."""
-    email = make_account(live_state, "noscript-older")
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
-    try:
-        page.goto(f"{live_server}/login")
-        page.fill("#login-email", email)
-        page.fill("#login-password", PASSWORD)
-        page.click("#login-form button")
-        expect(page.locator(".topbar .who")).to_contain_text(email)
-        me = page.request.get(f"{live_server}/api/me").json()
-        moment = utcnow()
-        insert_tasks(
-            live_state,
-            *(
-                Task(id=f"older-{me['id']}-{number:02d}", owner_id=me["id"], kind="demo",
-                     params={"seconds": number}, state="SUCCESS", queued_at=moment,
-                     started_at=moment, finished_at=moment.replace(second=number % 60))
-                for number in range(25)
-            ),
-        )  # fmt: skip
-        page.goto(live_server)
-        rows = page.locator("#finished-rows tr.task-row")
-        expect(rows).to_have_count(20)
-        page.click("#finished-more")
-        expect(page).to_have_url(re.compile(r"/\?cursor=[^#]+#finished-tasks$"))
-        expect(rows).to_have_count(5)
-        expect(rows.first).to_have_id(f"task-older-{me['id']}-04")
-        expect(page.locator("#finished-list")).to_contain_text("Back to the newest")
-    finally:
-        context.close()
+    page = page_without_script
+    me = page.request.get(f"{live_server}/api/me").json()
+    moment = utcnow()
+    insert_tasks(
+        live_state,
+        *(
+            Task(id=f"older-{me['id']}-{number:02d}", owner_id=me["id"], kind="demo",
+                 params={"seconds": number}, state="SUCCESS", queued_at=moment,
+                 started_at=moment, finished_at=moment.replace(second=number % 60))
+            for number in range(25)
+        ),
+    )  # fmt: skip
+    page.goto(live_server)
+    rows = page.locator("#finished-rows tr.task-row")
+    expect(rows).to_have_count(20)
+    page.click("#finished-more")
+    expect(page).to_have_url(re.compile(r"/\?cursor=[^#]+#finished-tasks$"))
+    expect(rows).to_have_count(5)
+    expect(rows.first).to_have_id(f"task-older-{me['id']}-04")
+    expect(page.locator("#finished-list")).to_contain_text("Back to the newest")

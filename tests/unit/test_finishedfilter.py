@@ -56,6 +56,17 @@ def app_and_user(tmp_path: Path) -> Iterator[tuple[httpx.AsyncClient, Account]]:
     engine.dispose()
 
 
+@pytest.fixture
+def pages_of_two(
+    app_and_user: tuple[httpx.AsyncClient, Account], monkeypatch: pytest.MonkeyPatch
+) -> httpx.AsyncClient:
+    """The app's client, its Finished list in pages of two tasks."""
+    client, _ = app_and_user
+    settings = client._transport.app.state.services.settings  # type: ignore[attr-defined]
+    monkeypatch.setattr(settings, "finished_page_size", 2)
+    return client
+
+
 TASKS = [
     ("demo", TaskState.FAILURE, "failed as asked"),
     ("pi", TaskState.SUCCESS, None),
@@ -110,11 +121,9 @@ def test_the_fragment_answers_the_form_with_the_list_and_the_address(
 
 
 def test_pages_of_a_filtered_list_keep_the_filters(
-    app_and_user: tuple[httpx.AsyncClient, Account], monkeypatch: pytest.MonkeyPatch
+    pages_of_two: httpx.AsyncClient,
 ) -> None:
-    client, _ = app_and_user
-    settings = client._transport.app.state.services.settings  # type: ignore[attr-defined]
-    monkeypatch.setattr(settings, "finished_page_size", 2)
+    client = pages_of_two
     first = get(client, "/fragments/finished?kind=demo")
     assert task_ids(first.text) == ["task-4", "task-2"]
     more = first.text.split('hx-get="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
@@ -161,11 +170,9 @@ def show_older_link(html: str) -> str | None:
 
 
 def test_show_older_works_without_javascript_as_a_link_to_the_older_page(
-    app_and_user: tuple[httpx.AsyncClient, Account], monkeypatch: pytest.MonkeyPatch
+    pages_of_two: httpx.AsyncClient,
 ) -> None:
-    client, _ = app_and_user
-    settings = client._transport.app.state.services.settings  # type: ignore[attr-defined]
-    monkeypatch.setattr(settings, "finished_page_size", 2)
+    client = pages_of_two
     first = get(client, "/?kind=demo")
     assert (
         task_ids(first.text) == ["task-4", "task-2"]
