@@ -55,6 +55,11 @@ DEFAULT_STOP: StopPlan = ((signal.SIGTERM, 10.0),)
 KILL_WAIT_SECONDS = 5.0
 # A safety net only: signals wake the loop; this bounds a sleep if one were ever missed.
 IDLE_WAKE_SECONDS = 5.0
+# A shell starting a job in the background without job control (`make run &` in a script, a CI
+# step) sets SIGINT and SIGQUIT to "ignore", which exec keeps: a child would then shrug off a
+# stop plan's SIGQUIT, and the stop would wait out its time before the kill. Children get the
+# default back; a program that wants them handles them itself, as Celery and uvicorn do.
+RESTORED_SIGNALS = (signal.SIGINT, signal.SIGQUIT)
 READY_POLL_SECONDS = 0.2
 OUTPUT_LINES_KEPT = 1000
 
@@ -112,7 +117,7 @@ def spawn(
     """Starts a child in its own process group that gets SIGTERM when its parent dies.
 
     With `capture`, its stdout and stderr come back through one pipe (`process.stdout`)."""
-    hook = _die_with_parent(_prctl, os.getpid()) if _prctl is not None else None
+    hook = _child_setup(_prctl, os.getpid())
     output = subprocess.PIPE if capture else None
     return subprocess.Popen(
         list(argv),
@@ -145,8 +150,14 @@ def tail_file(path: Path, lines: int) -> list[str]:
     return text.splitlines()[-lines:]
 
 
-def _die_with_parent(prctl: Callable[..., int], parent: int) -> Callable[[], None]:
+def _child_setup(prctl: Callable[..., int] | None, parent: int) -> Callable[[], None]:
+    """Runs in the child between fork and exec (the main thread's fork: see above)."""
+
     def hook() -> None:
+        for signum in RESTORED_SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        if prctl is None:
+            return
         prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
         if os.getppid() != parent:
             os._exit(1)  # the parent died before prctl took effect: no signal would come

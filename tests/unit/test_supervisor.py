@@ -21,7 +21,14 @@ import psutil
 import pytest
 
 from dashboard import control
-from dashboard.supervisor import Backoff, ChildSpec, Supervisor, describe_status, spawn
+from dashboard.supervisor import (
+    RESTORED_SIGNALS,
+    Backoff,
+    ChildSpec,
+    Supervisor,
+    describe_status,
+    spawn,
+)
 
 WAIT_SECONDS = 30.0
 
@@ -189,6 +196,26 @@ def test_spawn_puts_the_child_in_its_own_process_group() -> None:
     finally:
         process.kill()
         process.wait(timeout=WAIT_SECONDS)
+
+
+def ignored_signals(status: str) -> set[int]:
+    """The signals /proc/<pid>/status says are ignored (SigIgn: a hexadecimal mask)."""
+    [mask] = [line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:")]
+    return {signum for signum in range(1, 65) if int(mask, 16) >> (signum - 1) & 1}
+
+
+def test_a_child_gets_back_the_stop_signals_its_starter_ignored() -> None:
+    """As when `make run &` runs in a script: the stop plan's SIGQUIT must still reach it."""
+    saved = {signum: signal.signal(signum, signal.SIG_IGN) for signum in RESTORED_SIGNALS}
+    try:
+        child = spawn(["cat", "/proc/self/status"], capture=True)
+        assert child.stdout is not None
+        status = child.stdout.read().decode()
+        child.wait(timeout=WAIT_SECONDS)
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+    assert ignored_signals(status).isdisjoint(RESTORED_SIGNALS)
 
 
 def test_wait_for_keeps_restarting_a_child_that_exits(tmp_path: Path) -> None:
