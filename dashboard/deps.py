@@ -9,8 +9,10 @@ from sqlmodel import Session
 
 from dashboard.accounts import sessions, tokens
 from dashboard.accounts.credentials import same
+from dashboard.accounts.crossorigin import from_another_site
 from dashboard.accounts.viewer import (
     SESSION_COOKIE,
+    CrossSiteRefused,
     CsrfRefused,
     LoginRequired,
     Viewer,
@@ -100,6 +102,8 @@ async def check_csrf(request: Request, viewer: Annotated[Viewer, Depends(get_vie
     """
     if request.method in SAFE_METHODS or viewer.csrf_token is None:
         return
+    if from_another_site(request.headers):  # even with a token that leaked (crossorigin.py)
+        raise CrossSiteRefused()
     given = request.headers.get(CSRF_HEADER) or await _form_field(request, CSRF_FIELD)
     if not same(viewer.csrf_token, given):
         raise CsrfRefused()

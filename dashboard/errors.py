@@ -128,10 +128,11 @@ API_CSRF_HINT = (
 
 
 async def _csrf_refused(request: Request, error: Exception) -> Response:
+    reason = error.reason if isinstance(error, CsrfRefused) else CsrfRefused.reason
     if _wants_page(request):  # a form sent without script, from a page open since long ago
-        return _error_page(request, 403, CsrfRefused.reason)
+        return _error_page(request, 403, reason)
     hint = API_CSRF_HINT if request.url.path.startswith("/api/") else ""
-    return JSONResponse({"detail": CsrfRefused.reason + hint}, status_code=403)
+    return JSONResponse({"detail": reason + hint}, status_code=403)
 
 
 def _unreadable_body(error: HTTPException) -> RequestValidationError | None:

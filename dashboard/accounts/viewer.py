@@ -43,3 +43,9 @@ class CsrfRefused(Exception):
     """A state-changing request from a session without its CSRF token (403)."""
 
     reason = "the CSRF token is missing or wrong; reload the page and try again"
+
+
+class CrossSiteRefused(CsrfRefused):
+    """A state-changing request that the browser says another site's page sent (403)."""
+
+    reason = "this was sent from another site's page; open the dashboard itself and try again"

@@ -1,7 +1,9 @@
 """Register, log in, log out: pages with htmx forms that also work as plain HTML forms.
 
 These forms come before any session, so they are protected from cross-site posting by a
-double-submit token: a random value in an HttpOnly cookie that the form must repeat.
+double-submit token: a random value in an HttpOnly cookie that the form must repeat. A cookie
+can be planted, so a post that the browser says came from another site is refused first
+(dashboard.accounts.crossorigin).
 """
 
 from datetime import timedelta
@@ -16,10 +18,12 @@ from sqlmodel import Session
 from dashboard import loginends
 from dashboard.accounts import sessions, users
 from dashboard.accounts.credentials import new_token, same
+from dashboard.accounts.crossorigin import from_another_site
 from dashboard.accounts.throttle import AddressLimit, LoginThrottle, describe_wait
 from dashboard.accounts.viewer import (
     ANONYMOUS_CSRF_COOKIE,
     SESSION_COOKIE,
+    CrossSiteRefused,
     CsrfRefused,
     session_login,
 )
@@ -80,6 +84,8 @@ def _set_cookie(
 
 
 def _check_anonymous_csrf(request: Request, given: str) -> None:
+    if from_another_site(request.headers):
+        raise CrossSiteRefused()
     if not same(request.cookies.get(ANONYMOUS_CSRF_COOKIE), given):
         raise CsrfRefused()
 

@@ -1,20 +1,26 @@
 """Two people in two browsers: each sees only their own tasks, toasts and files."""
 
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.accounts import unique_email
+from tests.accounts import PASSWORD, unique_email
 from tests.e2e.conftest import (
     RECORD_PROGRESS,
     csrf_headers,
     log_in,
+    make_account,
     open_page,
     register,
     start_demo,
 )
+from tests.processes import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -180,3 +186,53 @@ def test_without_script_a_person_logs_in_and_starts_a_task(page_without_script: 
     page.click("#demo-form button")
     expect(page).to_have_url(re.compile(r"/tasks/[0-9a-f-]{36}$"))
     expect(page.locator("#task-detail h1")).to_contain_text("demo task")
+
+
+# Another origin on this host: a different port is the same site, and cookies do not tell ports
+# apart, so it can plant the login form's double-submit cookie as a sibling subdomain could.
+ATTACKER_PAGE = """<!doctype html><title>Win a prize</title>
+<form id=prize method=post action="{target}/login">
+<input type=hidden name=email value="{email}">
+<input type=hidden name=password value="{password}">
+<input type=hidden name=csrf_token value=planted>
+</form>
+<script>document.cookie = "dashboard_csrf=planted; path=/"; prize.submit();</script>"""
+
+
+@contextmanager
+def attacker_site(page_html: str) -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = page_html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_another_site_that_plants_the_login_cookie_cannot_log_a_person_in(
+    page: Page, live_server: str, live_state: Path
+) -> None:
+    """Login CSRF: a person who opens the attacker's page must not end up working, unawares,
+    in the attacker's account (where what they start is the attacker's to read)."""
+    attacker = make_account(live_state, "attacker")
+    html = ATTACKER_PAGE.format(target=live_server, email=attacker, password=PASSWORD)
+    with attacker_site(html) as address:
+        page.goto(address)
+        expect(page.locator("main")).to_contain_text("sent from another site's page")
+    page.goto(live_server)
+    expect(page).to_have_url(re.compile(r"/login"))
+    expect(page.locator(".topbar .who")).to_have_count(0)

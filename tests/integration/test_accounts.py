@@ -233,6 +233,39 @@ def test_forms_without_the_right_csrf_token_are_refused(
         assert client.post("/api/tasks/pi", json={"digits": 5}).status_code == 202
 
 
+def test_forms_another_site_sent_are_refused_even_with_the_right_token(
+    web: str, user: Account, visitor: httpx.Client
+) -> None:
+    """A planted double-submit cookie gives another site a right token: the browser's own
+    headers still tell where the form came from."""
+    token = form_token(visitor.get("/login").text)
+    login = {"email": user.email, "password": PASSWORD, "csrf_token": token}
+    for headers in ({"Sec-Fetch-Site": "same-site"}, {"Origin": "http://evil.example.com"}):
+        answer = visitor.post("/login", data=login, headers=headers)
+        assert answer.status_code == 403 and "another site" in answer.text
+        assert SESSION_COOKIE not in answer.cookies
+    registration = {**login, "email": unique_email("tossed")}
+    cross_site = {"Sec-Fetch-Site": "cross-site"}
+    assert visitor.post("/register", data=registration, headers=cross_site).status_code == 403
+    own_page = {"Sec-Fetch-Site": "same-origin", "Origin": web}
+    assert visitor.post("/login", data=login, headers=own_page).status_code == 303
+    # A session's own token does not make another site's post good either.
+    with httpx.Client(base_url=web, cookies=user.cookies, timeout=10) as session:
+        sent = session.post(
+            "/tasks/pi",
+            data={"digits": "5", "csrf_token": user.csrf},
+            headers={"Sec-Fetch-Site": "same-site"},
+        )
+        assert sent.status_code == 403 and "another site" in sent.json()["detail"]
+        mine = session.post(
+            "/api/tasks/pi", json={"digits": 5}, headers=user.page_headers | own_page
+        )
+        assert mine.status_code == 202
+    # A Bearer token is never attached by a browser on its own: where it came from is moot.
+    with httpx.Client(base_url=web, headers=user.bearer | cross_site, timeout=10) as client:
+        assert client.post("/api/tasks/pi", json={"digits": 5}).status_code == 202
+
+
 def test_tokens_are_made_shown_once_used_and_revoked(
     api: httpx.Client, web: str, engine: Engine
 ) -> None:

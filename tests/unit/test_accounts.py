@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from dashboard import migrate
 from dashboard.accounts import sessions, tokens, users
+from dashboard.accounts.crossorigin import from_another_site
 from dashboard.accounts.passwords import hash_password, verify_password
 from dashboard.accounts.throttle import (
     REGISTRATION_KEY_PREFIX,
@@ -215,6 +216,33 @@ def test_after_login_the_browser_goes_only_to_a_page_of_this_site(
 def test_the_login_redirect_remembers_the_page_as_a_local_path() -> None:
     assert login_url("http://host:8000/tasks/abc?x=1") == "/login?next=%2Ftasks%2Fabc%3Fx%3D1"
     assert login_url("http://host:8000") == "/login?next=%2F"
+
+
+HOST = {"host": "dash.example.com:8000"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "refused"),
+    [
+        ({"sec-fetch-site": "same-origin"}, False),
+        ({"sec-fetch-site": "none"}, False),  # typed or bookmarked: no page sent it
+        ({"sec-fetch-site": "same-site"}, True),  # a sibling subdomain, another port
+        ({"sec-fetch-site": "cross-site"}, True),
+        # Sec-Fetch-Site wins: a browser that sends it computed it itself.
+        ({"sec-fetch-site": "cross-site", "origin": "http://dash.example.com:8000"}, True),
+        # An older browser: its Origin must be this host, port included.
+        ({"origin": "http://dash.example.com:8000"}, False),
+        ({"origin": "http://DASH.example.com:8000"}, False),
+        ({"origin": "http://dash.example.com:9000"}, True),
+        ({"origin": "http://evil.example.com:8000"}, True),
+        ({"origin": "null"}, True),  # a sandboxed frame or a redirect across sites
+        ({}, False),  # no browser, or one that says nothing: the CSRF token decides
+    ],
+)
+def test_a_request_another_site_sent_is_told_by_the_browsers_headers(
+    headers: dict[str, str], refused: bool
+) -> None:
+    assert from_another_site(HOST | headers) is refused
 
 
 def test_an_existing_database_upgrades_in_place_keeping_its_tasks(tmp_path: Path) -> None:
