@@ -26,6 +26,7 @@ from typing import Any, cast
 from pydantic import ValidationError
 
 from dashboard import control
+from dashboard.allocator import limit_malloc_arenas
 from dashboard.redisserver import EmbeddedRedis, RedisStartError
 from dashboard.settings import Settings, get_settings
 from dashboard.supervisor import ChildSpec, StopPlan, Supervisor, role_command
@@ -165,6 +166,8 @@ def run(settings: Settings) -> int:
 def web(settings: Settings) -> int:
     """uvicorn serving the app factory; stops gracefully on SIGTERM or Ctrl-C."""
     import uvicorn
+
+    limit_malloc_arenas()  # before uvicorn starts any thread (dashboard.allocator says why)
 
     uvicorn.run(
         "dashboard.app:create_app",
