@@ -3,10 +3,11 @@
 from collections.abc import Iterable
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from dashboard.accounts.lookalikes import lookalike_reason
 from dashboard.accounts.passwords import hash_password, needs_rehash, verify_password
 from dashboard.models import User
 from dashboard.storabletext import StorableText
@@ -17,10 +18,18 @@ MAX_PASSWORD_LENGTH = 1024
 
 
 class Credentials(BaseModel):
-    """What registration and login take, from a form or from JSON."""
+    """What registration takes, from a form or from JSON (and create-admin from its options)."""
 
     email: EmailStr = Field(max_length=320)
     password: StorableText = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+
+    @field_validator("email")
+    @classmethod
+    def _not_a_lookalike(cls, email: str) -> str:
+        reason = lookalike_reason(email)
+        if reason is not None:
+            raise ValueError(reason)
+        return email
 
 
 class EmailTaken(ValueError):

@@ -233,6 +233,23 @@ def test_forms_without_the_right_csrf_token_are_refused(
         assert client.post("/api/tasks/pi", json={"digits": 5}).status_code == 202
 
 
+def test_an_address_that_looks_like_another_is_refused_saying_why(
+    web: str, visitor: httpx.Client, engine: Engine
+) -> None:
+    """So the admin's list of users shows no second "paul@example.com"."""
+    cyrillic = "\u0440\u0430ul@example.com"  # "paul" with a Cyrillic "p" and "a"
+    answer = register(visitor, cyrillic)
+    assert answer.status_code == 422 and "one alphabet" in answer.text
+    fullwidth = {"email": "\uff50aul@example.com", "password": PASSWORD}
+    api = httpx.post(f"{web}/api/users", json=fullwidth, timeout=10)
+    [error] = api.json()["detail"]
+    assert api.status_code == 422 and error["loc"] == ["body", "email"]
+    assert "plain characters" in error["msg"]
+    with Session(engine) as session:
+        made = session.exec(select(User).where(col(User.email).contains("aul@example.com")))
+        assert made.all() == []
+
+
 def test_forms_another_site_sent_are_refused_even_with_the_right_token(
     web: str, user: Account, visitor: httpx.Client
 ) -> None:

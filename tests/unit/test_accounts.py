@@ -14,6 +14,7 @@ from sqlmodel import Session
 from dashboard import migrate
 from dashboard.accounts import sessions, tokens, users
 from dashboard.accounts.crossorigin import from_another_site
+from dashboard.accounts.lookalikes import COMPATIBILITY, MIXED, lookalike_reason
 from dashboard.accounts.passwords import hash_password, verify_password
 from dashboard.accounts.throttle import (
     REGISTRATION_KEY_PREFIX,
@@ -216,6 +217,25 @@ def test_after_login_the_browser_goes_only_to_a_page_of_this_site(
 def test_the_login_redirect_remembers_the_page_as_a_local_path() -> None:
     assert login_url("http://host:8000/tasks/abc?x=1") == "/login?next=%2Ftasks%2Fabc%3Fx%3D1"
     assert login_url("http://host:8000") == "/login?next=%2F"
+
+
+@pytest.mark.parametrize(
+    ("email", "reason"),
+    [
+        ("paul@example.com", None),
+        ("иван@пример.рф", None),  # wholly Cyrillic
+        ("δοκιμή@παράδειγμα.δοκιμή", None),  # wholly Greek
+        ("taroたろう山田@example.jp", None),  # Latin beside kana and Han, as Japanese is written
+        ("jörg.müller@bücher.de", None),  # accents are Latin
+        ("\uff50aul@example.com", COMPATIBILITY),  # a fullwidth "p"
+        ("\ufb01le@example.com", COMPATIBILITY),  # the ligature "fi"
+        ("p\u0430ul@example.com", MIXED),  # a Cyrillic "a" in a Latin name
+        ("paul@ex\u0430mple.com", MIXED),  # and in the domain
+        ("\u03bfscar@example.com", MIXED),  # a Greek omicron for the "o"
+    ],
+)
+def test_an_address_that_could_pass_for_another_says_why(email: str, reason: str | None) -> None:
+    assert lookalike_reason(email) == reason
 
 
 HOST = {"host": "dash.example.com:8000"}
