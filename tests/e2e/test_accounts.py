@@ -188,6 +188,19 @@ def test_without_script_a_person_logs_in_and_starts_a_task(page_without_script: 
     expect(page.locator("#task-detail h1")).to_contain_text("demo task")
 
 
+def test_without_script_the_page_says_it_is_not_live(
+    page_without_script: Page, artifacts: Path
+) -> None:
+    """No badge stuck at "connecting…", and no empty chart card: script draws the chart."""
+    page = page_without_script
+    note = page.locator(".topbar .connection[data-state=static]")
+    expect(note).to_have_text("not live: reload for news")
+    expect(page.locator("#connection")).to_be_hidden()
+    expect(page.locator("#host-chart")).to_be_hidden()
+    expect(page.locator("#finished-tasks")).to_be_visible()
+    page.screenshot(path=str(artifacts / "no-script.png"))
+
+
 # Another origin on this host: a different port is the same site, and cookies do not tell ports
 # apart, so it can plant the login form's double-submit cookie as a sibling subdomain could.
 ATTACKER_PAGE = """<!doctype html><title>Win a prize</title>
