@@ -72,7 +72,8 @@ def list_tasks(
             max_length=MAX_TERM,
             pattern=NO_NUL,
             description="Search: a task id or its first 8 or more characters; otherwise text "
-            "found in the parameters (as JSON) or the error, in any case",
+            'found, in any case, in the parameters as the lists word them ("1,000 digits", '
+            '"sleep 5 s · fails") or in the error',
         ),
     ] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -99,8 +100,10 @@ def list_tasks(
 def _search_term(q: str | None) -> str:
     term = (q or "").strip()
     if q is not None and len(term) < MIN_TERM:
+        # The shape of Pydantic's own min_length error (for "ab"), which this one extends.
         message = f"String should have at least {MIN_TERM} characters besides spaces"
-        detail = [{"loc": ["query", "q"], "msg": message, "type": "string_too_short"}]
+        error = {"type": "string_too_short", "loc": ["query", "q"], "msg": message, "input": q}
+        detail = [error | {"ctx": {"min_length": MIN_TERM}}]
         raise HTTPException(422, detail=detail)
     return term
 

@@ -108,6 +108,17 @@ def test_bad_filter_values_are_a_422_naming_the_field(
     assert [error["loc"][:2] for error in response.json()["detail"]] == [["query", field]]
 
 
+def test_a_short_search_is_one_422_shape_whether_spaces_made_it_short(
+    app_and_user: tuple[httpx.AsyncClient, Account],
+) -> None:
+    client, _ = app_and_user
+    [short] = get(client, "/api/tasks?q=ab").json()["detail"]
+    [spaced] = get(client, "/api/tasks?q=++ab++").json()["detail"]
+    assert short.keys() == spaced.keys() and spaced["input"] == "  ab  "
+    assert short["type"] == spaced["type"] == "string_too_short"
+    assert short["ctx"] == spaced["ctx"] == {"min_length": 3}
+
+
 def test_the_fragment_answers_the_form_with_the_list_and_the_address(
     app_and_user: tuple[httpx.AsyncClient, Account],
 ) -> None:
