@@ -19,7 +19,9 @@ def plural(count: int | float, noun: str) -> str:
 def params_text(kind: str, params: dict[str, Any]) -> str:
     """The parameters in the words the lists show."""
     if kind == "pi" and "digits" in params:
-        return plural(params["digits"], "digit") + SEPARATOR + str(params.get("method", ""))
+        # A row from before the method was chosen has none: no dangling separator then.
+        shown = [plural(params["digits"], "digit"), str(params.get("method", ""))]
+        return SEPARATOR.join(part for part in shown if part)
     if kind == "demo" and "seconds" in params:
         outcome = "fails" if params.get("should_fail") else "succeeds"
         chosen = " (at random)" if params.get("chosen_at_random") else ""

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from dashboard import crud, runtime
+from dashboard.descriptions import params_text
 from dashboard.jobs.csvexport import CsvSummary, ProgressCallback, write_records
 from dashboard.models import Task
 
@@ -16,6 +17,7 @@ HISTORY_HEADER = (
     "kind",
     "state",
     "parameters",
+    "described",
     "queued_at",
     "started_at",
     "finished_at",
@@ -44,7 +46,8 @@ def _record(row: Task) -> Sequence[object]:
         row.id,
         row.kind,
         row.state,
-        json.dumps(row.params, sort_keys=True),
+        json.dumps(row.params, sort_keys=True),  # for a program
+        params_text(row.kind, row.params),  # for a person: as the lists show them
         _iso(row.queued_at),
         _iso(row.started_at),
         _iso(row.finished_at),

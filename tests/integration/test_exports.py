@@ -1,5 +1,8 @@
 """CSV exports, their owner-only downloads, file expiry, and the e-mail when a task ends."""
 
+import csv
+import io
+import json
 from datetime import timedelta
 
 import httpx
@@ -9,6 +12,7 @@ from celery import Celery
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
+from dashboard.descriptions import params_text
 from dashboard.jobs.csvexport import SAMPLE_HEADER
 from dashboard.jobs.history import HISTORY_HEADER
 from dashboard.models import Task, utcnow
@@ -92,6 +96,11 @@ def test_the_history_export_lists_my_tasks_and_only_mine(
     assert header == ",".join(HISTORY_HEADER)
     listed = [row.split(",", 1)[0] for row in rows]
     assert listed == [done, export]  # oldest first; the export lists itself as running
+    # The parameters as JSON for a program, and in the lists' words for a person.
+    first, _ = csv.DictReader(io.StringIO(text))
+    assert json.loads(first["parameters"])["digits"] == 5
+    assert first["described"] == params_text("pi", json.loads(first["parameters"]))
+    assert first["described"].startswith("5 digits")
     assert api.get(f"/api/tasks/{export}").json()["result"]["rows"] == 2
 
 

@@ -9,6 +9,7 @@ from dashboard.descriptions import params_text, searchable_text
 SHOWN = [
     ("pi", {"digits": 1, "method": "leibniz"}, "1 digit · leibniz"),
     ("pi", {"digits": 200_000, "method": "chudnovsky"}, "200,000 digits · chudnovsky"),
+    ("pi", {"digits": 5}, "5 digits"),  # a row from before the method was chosen
     ("demo", {"seconds": 2.5, "should_fail": True}, "sleep 2.5 s · fails"),
     (
         "demo",
