@@ -73,6 +73,8 @@ CUT = "…"
 
 
 def _cut(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, bytes):  # a body that is not UTF-8: jsonable_encoder would raise
+        return value.decode(errors="replace")
     if not isinstance(value, dict | list):
         return value
     if depth >= ECHO_DEPTH:

@@ -26,5 +26,9 @@ def from_another_site(headers: Mapping[str, str]) -> bool:
     origin = headers.get("origin")
     if origin is None:
         return False
+    try:
+        origin_host = urlsplit(origin).netloc
+    except ValueError:  # "http://[::1": no browser sends it
+        return True
     # "null" (a sandboxed frame, a redirect across sites) has no host, so it never matches.
-    return urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
+    return origin_host.lower() != headers.get("host", "").lower()

@@ -78,14 +78,20 @@ def test_bad_values_are_422_naming_the_field_and_the_reason(
         (b"\xff\xfe\x00", "application/json"),  # not even text
         (b'"just a string"', "application/json"),  # JSON, but not an object
         (b'{"digits": 5}', "text/plain"),  # a type the API does not take
+        (b"\xff", "text/plain"),  # and not UTF-8 either: echoed in the 422, it once was a 500
+        (b"\xff", ""),
+        (b"a=\xff", "application/x-www-form-urlencoded"),
     ],
 )
 def test_malformed_bodies_are_a_4xx(
     client: httpx.Client, content: bytes, content_type: str
 ) -> None:
-    answer = client.post("/api/tasks/pi", content=content, headers={"content-type": content_type})
+    headers = {"content-type": content_type} if content_type else {}
+    answer = client.post("/api/tasks/pi", content=content, headers=headers)
     assert 400 <= answer.status_code < 500, answer.text
     assert answer.json()["detail"]
+    anonymous = httpx.post(client.base_url.join("/api/users"), content=content, headers=headers)
+    assert 400 <= anonymous.status_code < 500, anonymous.text
 
 
 @pytest.mark.parametrize(

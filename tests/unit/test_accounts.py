@@ -256,6 +256,7 @@ HOST = {"host": "dash.example.com:8000"}
         ({"origin": "http://dash.example.com:9000"}, True),
         ({"origin": "http://evil.example.com:8000"}, True),
         ({"origin": "null"}, True),  # a sandboxed frame or a redirect across sites
+        ({"origin": "http://[::1"}, True),  # unreadable: no browser sends it
         ({}, False),  # no browser, or one that says nothing: the CSRF token decides
     ],
 )
