@@ -14,7 +14,13 @@ from sqlmodel import Session
 from dashboard import migrate
 from dashboard.accounts import sessions, tokens, users
 from dashboard.accounts.crossorigin import from_another_site
-from dashboard.accounts.lookalikes import COMPATIBILITY, MIXED, lookalike_reason
+from dashboard.accounts.lookalikes import (
+    COMBINING,
+    COMPATIBILITY,
+    INVISIBLE,
+    MIXED,
+    lookalike_reason,
+)
 from dashboard.accounts.passwords import hash_password, verify_password
 from dashboard.accounts.throttle import (
     REGISTRATION_KEY_PREFIX,
@@ -232,6 +238,20 @@ def test_the_login_redirect_remembers_the_page_as_a_local_path() -> None:
         ("p\u0430ul@example.com", MIXED),  # a Cyrillic "a" in a Latin name
         ("paul@ex\u0430mple.com", MIXED),  # and in the domain
         ("\u03bfscar@example.com", MIXED),  # a Greek omicron for the "o"
+        # Found by the probe of the first version, which looked at Latin, Cyrillic, Greek only:
+        ("\u0585scar@example.com", MIXED),  # an Armenian "oh"
+        ("paul@g\u0585\u0585gle.com", MIXED),
+        ("\u13aalice@example.com", MIXED),  # a Cherokee "A"
+        ("\ua4d1aul@example.com", MIXED),  # a Lisu "P"
+        ("pau\u0661@example.com", MIXED),  # an Arabic-Indic one for the "l"
+        ("pa\u034ful@example.com", INVISIBLE),  # a combining grapheme joiner
+        ("pau\ufe0fl@example.com", INVISIBLE),  # a variation selector
+        ("\u3164paul@example.com", INVISIBLE),  # a Hangul filler
+        ("\u0130van@example.com", COMBINING),  # kept lower-cased: "i" and a combining dot
+        ("e\u0301mile@example.com", None),  # composes to an "é"
+        ("\u0648\u0644\u064a\u062f\u0663@\u0645\u062b\u0627\u0644.\u0645\u0635\u0631", None),
+        ("\u0905\u091c\u092f@example.in", None),  # Devanagari, with its vowel signs
+        ("\uc0ac\uc6a9\uc790@\uc608\uc2dc.kr", None),  # Hangul
     ],
 )
 def test_an_address_that_could_pass_for_another_says_why(email: str, reason: str | None) -> None:
