@@ -16,6 +16,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from dashboard.accounts.viewer import CsrfRefused, LoginRequired
 from dashboard.enqueue import BrokerUnavailable
@@ -138,21 +139,31 @@ async def _csrf_refused(request: Request, error: Exception) -> Response:
 
 
 def _unreadable_body(error: HTTPException) -> RequestValidationError | None:
-    """FastAPI answers a body that json.loads raised on with anything but a JSONDecodeError (a
-    RecursionError for nesting 5,000 deep, a ValueError for a number of 5,000 digits or for
-    bytes that are not UTF-8) with a bare 400 "There was an error parsing the body". It is bad
-    input like any other: a 422 saying what is wrong with the body."""
-    cause = error.__cause__
-    if error.status_code != 400 or not isinstance(cause, RecursionError | ValueError):
+    """A body FastAPI or Starlette could not read at all gets a bare 400 ("There was an error
+    parsing the body", "Too many fields"). It is bad input like any other: a 422 saying what
+    is wrong with the body."""
+    if error.status_code != 400:
         return None
-    if isinstance(cause, RecursionError):
-        why = "it is nested too deeply"
-    elif isinstance(cause, UnicodeDecodeError):
-        why = "it is not UTF-8 text"
-    else:
-        why = "a number in it has too many digits" if "digits" in str(cause) else str(cause)
+    if isinstance(error.__context__, MultiPartException):  # raised while handling it
+        message = f"the form could not be read: {error.__context__.message}"
+        return RequestValidationError([{"type": "value_error", "loc": ("body",), "msg": message}])
+    why = _why_json_failed(error.__cause__)
+    if why is None:
+        return None
     message = f"JSON could not be read: {why}"
     return RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": message}])
+
+
+def _why_json_failed(cause: BaseException | None) -> str | None:
+    """json.loads raised something else than a JSONDecodeError: a RecursionError for nesting
+    5,000 deep, a ValueError for a number of 5,000 digits or for bytes that are not UTF-8."""
+    if isinstance(cause, RecursionError):
+        return "it is nested too deeply"
+    if isinstance(cause, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    if isinstance(cause, ValueError):
+        return "a number in it has too many digits" if "digits" in str(cause) else str(cause)
+    return None
 
 
 async def _http_error(request: Request, error: Exception) -> Response:

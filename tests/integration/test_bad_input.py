@@ -114,6 +114,18 @@ def test_a_body_that_json_cannot_read_is_a_422_saying_why(
     assert error["loc"] == ["body"] and reason in error["msg"], error
 
 
+def test_a_form_that_cannot_be_read_is_a_422_saying_why(web: str, user: Account) -> None:
+    """Starlette answers these with a bare 400; the login form gets the same 422 as bad JSON."""
+    too_many = "&".join(f"f{number}=x" for number in range(1100))
+    unbounded = {"content-type": "multipart/form-data"}  # no boundary
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    for headers, content in ((form, too_many), (unbounded, "x")):
+        answer = httpx.post(f"{web}/login", content=content, headers=headers, timeout=10)
+        (error,) = answer.json()["detail"]
+        assert answer.status_code == 422 and error["loc"] == ["body"], answer.text
+        assert "the form could not be read" in error["msg"]
+
+
 @pytest.mark.parametrize("depth", [300, 700, 950])
 def test_a_deeply_nested_value_is_a_422_repeating_only_its_top(
     client: httpx.Client, depth: int
