@@ -27,6 +27,7 @@ from dashboard.rendering import make_templates
 from dashboard.routes import (
     account,
     auth,
+    controls,
     docs,
     health,
     host_api,
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         account,
         pages,
         submit,
+        controls,
         tasks_api,
         host_api,
         workers_api,

@@ -303,7 +303,10 @@
   document.addEventListener("click", function (event) {
     if (event.detail < 2 || !event.target.closest) return;
     if (event.target.closest(".task-form button[type=submit]")) event.preventDefault();
-    if (event.target.closest("button.retry")) event.stopPropagation(); // htmx never hears it
+    if (event.target.closest("button.retry")) {
+      event.preventDefault(); // nor the form it sits in, for a browser without script
+      event.stopPropagation(); // htmx never hears it
+    }
   }, true);
 
   function rememberLastEventId(event) {

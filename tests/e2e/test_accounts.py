@@ -188,6 +188,39 @@ def test_without_script_a_person_logs_in_and_starts_a_task(page_without_script: 
     expect(page.locator("#task-detail h1")).to_contain_text("demo task")
 
 
+def test_without_script_cancel_and_retry_work_as_plain_forms(
+    page_without_script: Page, live_server: str
+) -> None:
+    """They were buttons for htmx alone: without script, a click did nothing (QA finding)."""
+    page = page_without_script
+
+    def start_a_long_demo() -> str:
+        page.goto(live_server)
+        page.fill("#demo-seconds", "60")
+        page.check("#demo-form input[name=should_fail][value=succeed]")
+        page.click("#demo-form button")
+        expect(page).to_have_url(re.compile(r"/tasks/[0-9a-f-]{36}$"))
+        return page.url.rsplit("/", 1)[-1]
+
+    first = start_a_long_demo()
+    expect(page.locator(".topbar .connection[data-state=static]")).to_be_visible()
+    page.get_by_role("button", name=f"Cancel demo task {first[:8]}").click()
+    expect(page).to_have_url(re.compile(f"/tasks/{first}$"))
+    expect(page.locator("#task-detail")).to_contain_text("REVOKED")
+    page.get_by_role("button", name=f"Retry demo task {first[:8]}").click()
+    expect(page).not_to_have_url(re.compile(f"/tasks/{first}$"))
+    expect(page.locator(f"#task-detail dd a[href='/tasks/{first}']")).to_be_visible()
+    # From the front page's lists as well.
+    second = start_a_long_demo()
+    page.goto(live_server)
+    page.get_by_role("button", name=f"Cancel demo task {second[:8]}").click()
+    expect(page).to_have_url(re.compile(f"/tasks/{second}$"))
+    expect(page.locator("#task-detail")).to_contain_text("REVOKED")
+    page.goto(live_server)
+    page.get_by_role("button", name=f"Retry demo task {second[:8]}").click()
+    expect(page.locator(f"#task-detail dd a[href='/tasks/{second}']")).to_be_visible()
+
+
 def test_without_script_the_page_says_it_is_not_live(
     page_without_script: Page, artifacts: Path
 ) -> None:

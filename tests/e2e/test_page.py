@@ -251,10 +251,7 @@ def test_buttons_name_their_task_and_the_status_page_retries(
     cancel.click()
     retry = page.get_by_role("button", name=f"Retry demo task {task_id[:8]}")
     expect(retry).to_be_visible(timeout=10_000)
-    assert asked == [
-        f"Stop demo task {task_id[:8]}? What it has done so far is lost. "
-        "OK stops it; Cancel lets it run."
-    ]
+    assert asked == [f"Stop demo task {task_id[:8]} now? What it has done so far is lost."]
     # On the task's own page, Retry starts it again and goes on to the new task.
     page.goto(f"{live_server}/tasks/{task_id}")
     page.get_by_role("button", name=f"Retry demo task {task_id[:8]}").click()

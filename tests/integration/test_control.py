@@ -106,3 +106,30 @@ def test_only_the_owner_may_cancel_or_retry(api: httpx.Client, web: str, engine:
         assert anonymous.post(f"/api/tasks/{running}/cancel").status_code == 401
     assert state_of(api, running) in {"QUEUED", "STARTED", "PROGRESS"}
     assert api.post(f"/api/tasks/{running}/cancel").status_code == 200
+
+
+def test_cancel_and_retry_sent_as_plain_forms_say_why_not_or_refuse_strangers(
+    api: httpx.Client, web: str, engine: Engine
+) -> None:
+    """The forms a browser without script posts: the owner's go on to a task's page; one for a
+    task that has ended is a page saying so; another user's is refused, and so is a form
+    without the session's token."""
+    owner, stranger = make_user(engine), make_user(engine)
+    page_asks = {"Accept": "text/html"}
+    with page_client(web, owner, headers=page_asks) as page:
+        running = start_demo(page, 30)
+        page.headers.pop("X-CSRF-Token")  # a plain form carries it as a field instead
+        token = {"csrf_token": owner.csrf}
+        assert page.post(f"/tasks/{running}/cancel").status_code == 403
+        with page_client(web, stranger, headers=page_asks) as other:
+            theirs = {"csrf_token": stranger.csrf}
+            assert other.post(f"/tasks/{running}/cancel", data=theirs).status_code == 403
+        done = page.post(f"/tasks/{running}/cancel", data=token)
+        assert done.status_code == 303 and done.headers["location"] == f"/tasks/{running}"
+        again = page.post(f"/tasks/{running}/cancel", data=token)
+        assert again.status_code == 409 and "ended already" in again.text
+        retried = page.post(f"/tasks/{running}/retry", data=token)
+        new_id = retried.headers["location"].rsplit("/", 1)[-1]
+        assert retried.status_code == 303 and row(engine, new_id).retry_of == running
+        assert page.post(f"/tasks/{new_id}/retry", data=token).status_code == 409
+        assert page.post("/tasks/no-such-task/cancel", data=token).status_code == 404
