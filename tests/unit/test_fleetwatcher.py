@@ -63,6 +63,8 @@ def test_the_page_stream_sends_the_rendered_fleet() -> None:
     assert "prefork \u00d7 2" in markup and "1,234" in markup
     assert "silent 31.0 s" in markup and "stopped" in markup
     assert "<b>odd</b>" not in markup and "&lt;b&gt;odd&lt;/b&gt;" in markup
+    # The counts are every user's: the panel says so, beside lists that are one user's.
+    assert "Running and done count every user's tasks." in markup
 
 
 def test_the_api_stream_sends_the_fleet_as_json() -> None:
