@@ -20,6 +20,8 @@ from dashboard.rendering import (
     row_rank,
     task_title,
 )
+from dashboard.settings import get_settings
+from dashboard.worker import celery_config
 from tests.factories import (
     MOMENT,
     failed_demo,
@@ -319,10 +321,12 @@ def test_a_restart_says_first_what_it_does_to_the_work() -> None:
         ],
     )  # fmt: skip
     markup = unescape(html("partials/processes.html", listing=listing))
-    grace = int(WORKER_STOP[0][1])  # the warm shutdown's wait, before running tasks are stopped
+    warm = int(WORKER_STOP[0][1])  # the warm shutdown's wait, before SIGQUIT
+    cold = int(celery_config(get_settings())["worker_soft_shutdown_timeout"])  # then this
     assert (
-        f'hx-confirm="Restart worker? Its running tasks get {grace} s to finish; any still '
-        'running then are stopped and run again from the start."' in markup
+        f'hx-confirm="Restart worker? Its running tasks get up to {warm + cold} s to finish '
+        f"({warm} s, then {cold} s more once it is told to stop now); any still running then "
+        'are stopped and run again from the start."' in markup
     )
     assert 'hx-confirm="Restart web? Open pages lose their live updates' in markup
     assert 'hx-confirm="Restart beat?"' in markup
