@@ -220,5 +220,6 @@ def log_out(
     if ended:
         loginends.announce(services, session_login(ended))
     response = _go(request, "/login")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    # Set as it was made (HttpOnly, SameSite, Secure over https), so even its ending is.
+    _set_cookie(request, response, SESSION_COOKIE, "", max_age=0)
     return response

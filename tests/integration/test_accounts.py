@@ -132,7 +132,10 @@ def test_login_and_logout(visitor: httpx.Client, user: Account, web: str) -> Non
     assert visitor.get("/register", follow_redirects=False).headers["location"] == "/"
     old_cookie = visitor.cookies["dashboard_session"]
     csrf = page_csrf(visitor.get("/").text)
-    assert visitor.post("/logout", headers={"X-CSRF-Token": csrf}).status_code == 303
+    ended = visitor.post("/logout", headers={"X-CSRF-Token": csrf})
+    assert ended.status_code == 303 and "dashboard_session" not in visitor.cookies
+    gone = ended.headers["set-cookie"].lower()
+    assert "max-age=0" in gone and "httponly" in gone and "samesite=lax" in gone
     # The session is ended on the server, not only forgotten by this visitor.
     with httpx.Client(base_url=web, cookies={"dashboard_session": old_cookie}) as replay:
         assert replay.get("/api/me").status_code == 401
