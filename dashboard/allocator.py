@@ -14,10 +14,8 @@ Elsewhere than glibc (musl, macOS) this does nothing.
 """
 
 import ctypes
-import ctypes.util
 import logging
 import os
-import platform
 
 ARENAS = 2
 ENVIRONMENT_NAME = "MALLOC_ARENA_MAX"
@@ -30,15 +28,21 @@ log = logging.getLogger(__name__)
 def limit_malloc_arenas() -> bool:
     """Limits this process, from now on, and the processes it starts; False when it cannot
     (not glibc) or need not (the operator chose a limit)."""
-    if ENVIRONMENT_NAME in os.environ or platform.libc_ver()[0] != "glibc":
-        return False
-    library = ctypes.util.find_library("c")
-    if library is None:
+    if ENVIRONMENT_NAME in os.environ or not _glibc():
         return False
     # Threads started after this (uvicorn's, the thread pool) get no arena beyond the limit.
-    if ctypes.CDLL(library).mallopt(M_ARENA_MAX, ARENAS) != 1:
+    # The process's own symbols hold libc's: nothing to look up (find_library runs ldconfig).
+    if ctypes.CDLL(None).mallopt(M_ARENA_MAX, ARENAS) != 1:
         log.warning("mallopt(M_ARENA_MAX, %d) was refused", ARENAS)
         return False
     # uvicorn's worker processes (WEB_CONCURRENCY > 1) are new interpreters: glibc reads this.
     os.environ[ENVIRONMENT_NAME] = str(ARENAS)
     return True
+
+
+def _glibc() -> bool:
+    """Asked of the C library itself: platform.libc_ver() would read the Python binary."""
+    try:
+        return os.confstr("CS_GNU_LIBC_VERSION") is not None
+    except (ValueError, OSError):  # a name this system does not know: not glibc
+        return False

@@ -102,10 +102,18 @@ async def check_csrf(request: Request, viewer: Annotated[Viewer, Depends(get_vie
     """
     if request.method in SAFE_METHODS or viewer.csrf_token is None:
         return
-    if from_another_site(request.headers):  # even with a token that leaked (crossorigin.py)
-        raise CrossSiteRefused()
     given = request.headers.get(CSRF_HEADER) or await _form_field(request, CSRF_FIELD)
-    if not same(viewer.csrf_token, given):
+    refuse_forgery(request, viewer.csrf_token, given)
+
+
+def refuse_forgery(request: Request, expected: str | None, given: str | None) -> None:
+    """The one rule of both CSRF protections, the session's token and the login forms'
+    double-submit cookie: a request that the browser says another site's page sent is refused
+    even with the right token, which a planted cookie gives (crossorigin.py); then one without
+    the token it must repeat."""
+    if from_another_site(request.headers):
+        raise CrossSiteRefused()
+    if not same(expected, given):
         raise CsrfRefused()
 
 

@@ -34,12 +34,12 @@ INVISIBLE_RANGES = (
 )  # fmt: skip
 # Alphabets whose accented letters are all precomposed.
 PRECOMPOSED_ALPHABETS = frozenset({"LATIN", "GREEK", "CYRILLIC"})
-HAN = frozenset({"CJK", "IDEOGRAPHIC", "LATIN"})
+HAN_AND_LATIN = frozenset({"CJK", "IDEOGRAPHIC", "LATIN"})
 # Scripts written together, each with Latin (UTS #39, section 5.2): Japanese, Chinese, Korean.
 WRITTEN_TOGETHER = (
-    HAN | {"HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA"},
-    HAN | {"BOPOMOFO"},
-    HAN | {"HANGUL"},
+    HAN_AND_LATIN | {"HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA"},
+    HAN_AND_LATIN | {"BOPOMOFO"},
+    HAN_AND_LATIN | {"HANGUL"},
 )
 # Characters of every script: ASCII digits ("DIGIT ONE") and the like.
 COMMON = frozenset({"DIGIT"})
@@ -49,7 +49,7 @@ SCRIPT_OF_FIRST_WORD = {"ARABIC-INDIC": "ARABIC", "EXTENDED": "ARABIC"}
 
 def lookalike_reason(email: str) -> str | None:
     """Why this address could pass for another one, or None."""
-    for form in (email, email.lower()):
+    for form in dict.fromkeys((email, email.lower())):  # once when they are the same
         reason = _reason(unicodedata.normalize("NFC", form))
         if reason is not None:
             return reason

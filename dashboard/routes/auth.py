@@ -17,17 +17,21 @@ from sqlmodel import Session
 
 from dashboard import loginends
 from dashboard.accounts import sessions, users
-from dashboard.accounts.credentials import new_token, same
-from dashboard.accounts.crossorigin import from_another_site
+from dashboard.accounts.credentials import new_token
 from dashboard.accounts.throttle import AddressLimit, LoginThrottle, describe_wait
 from dashboard.accounts.viewer import (
     ANONYMOUS_CSRF_COOKIE,
     SESSION_COOKIE,
-    CrossSiteRefused,
-    CsrfRefused,
     session_login,
 )
-from dashboard.deps import CSRF_FIELD, CurrentUser, ServicesDep, SessionDep, check_csrf
+from dashboard.deps import (
+    CSRF_FIELD,
+    CurrentUser,
+    ServicesDep,
+    SessionDep,
+    check_csrf,
+    refuse_forgery,
+)
 from dashboard.forms import FormState
 from dashboard.services import Services
 from dashboard.submissions import field_errors
@@ -84,10 +88,7 @@ def _set_cookie(
 
 
 def _check_anonymous_csrf(request: Request, given: str) -> None:
-    if from_another_site(request.headers):
-        raise CrossSiteRefused()
-    if not same(request.cookies.get(ANONYMOUS_CSRF_COOKIE), given):
-        raise CsrfRefused()
+    refuse_forgery(request, request.cookies.get(ANONYMOUS_CSRF_COOKIE), given)
 
 
 def _go(request: Request, target: str) -> Response:

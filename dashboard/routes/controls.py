@@ -1,13 +1,13 @@
 """Cancel and Retry as plain form posts, for a browser without script: each goes on to a task's
 page (Retry to the new task's), and a refusal is a page saying why. With script, the buttons
-post to the JSON API instead (htmx) and the page follows over its event stream."""
+post to the JSON API instead (htmx) and the page follows over its event stream. Both do what
+the API's routes do, refusals (404, 403, 409) included: these call them."""
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
-from dashboard import cancellation
 from dashboard.deps import LOGGED_IN, CurrentUser, ServicesDep, SessionDep
-from dashboard.routes.tasks_api import readable_task
+from dashboard.routes.tasks_api import cancel_task, retry_task
 
 router = APIRouter(include_in_schema=False, dependencies=LOGGED_IN)
 
@@ -16,21 +16,13 @@ router = APIRouter(include_in_schema=False, dependencies=LOGGED_IN)
 def cancel_from_page(
     task_id: str, services: ServicesDep, session: SessionDep, viewer: CurrentUser
 ) -> RedirectResponse:
-    row = readable_task(session, viewer, task_id)
-    try:
-        cancellation.cancel(services, row, viewer)
-    except cancellation.NotCancellable as error:
-        raise HTTPException(409, detail=str(error)) from error
-    return RedirectResponse(f"/tasks/{row.id}", status_code=303)
+    cancelled = cancel_task(task_id, services, session, viewer)
+    return RedirectResponse(f"/tasks/{cancelled.id}", status_code=303)
 
 
 @router.post("/tasks/{task_id}/retry")
 def retry_from_page(
     task_id: str, services: ServicesDep, session: SessionDep, viewer: CurrentUser
 ) -> RedirectResponse:
-    row = readable_task(session, viewer, task_id)
-    try:
-        created = cancellation.retry(services, row)
-    except cancellation.NotRetryable as error:
-        raise HTTPException(409, detail=str(error)) from error
+    created = retry_task(task_id, services, session, viewer)
     return RedirectResponse(f"/tasks/{created.id}", status_code=303)

@@ -129,7 +129,7 @@ def cancel_task(
     task_id: str, services: ServicesDep, session: SessionDep, viewer: CurrentUser
 ) -> TaskView:
     """Cancels a queued or running task (a running one is terminated): it ends REVOKED."""
-    row = readable_task(session, viewer, task_id)
+    row = _readable(session, viewer, task_id)
     try:
         return cancellation.cancel(services, row, viewer)
     except cancellation.NotCancellable as error:
@@ -144,7 +144,7 @@ def retry_task(
 ) -> TaskCreated:
     """Starts a failed, cancelled or lost task again: a new task with the same parameters,
     whose `retry_of` names this one."""
-    row = readable_task(session, viewer, task_id)
+    row = _readable(session, viewer, task_id)
     try:
         return TaskCreated(id=cancellation.retry(services, row).id)
     except cancellation.NotRetryable as error:
@@ -154,13 +154,13 @@ def retry_task(
 @router.get("/{task_id}/file", response_class=FileResponse, responses=FILE_ANSWERS)
 def download_file(task_id: str, session: SessionDep, viewer: CurrentUser) -> FileResponse:
     """The file a finished task made (pi digits as .txt, a CSV), streamed; owner only."""
-    return _file_response(readable_task(session, viewer, task_id))
+    return _file_response(_readable(session, viewer, task_id))
 
 
 @router.get("/{task_id}/digits.txt", response_class=FileResponse, responses=FILE_ANSWERS)
 def download_digits(task_id: str, session: SessionDep, viewer: CurrentUser) -> FileResponse:
     """All digits of a finished pi task, as plain text (the same as `/file` for pi tasks)."""
-    row = readable_task(session, viewer, task_id)
+    row = _readable(session, viewer, task_id)
     if row.kind != TaskKind.PI:
         raise HTTPException(404, detail="this task has made no digits: it is not a pi task")
     return _file_response(row)
@@ -187,8 +187,7 @@ def download_name(row: Task, suffix: str) -> str:
     return f"sample-{row.params.get('rows', 'n')}-rows-{short}{suffix}"
 
 
-def readable_task(session: SessionDep, viewer: Viewer, task_id: str) -> Task:
-    """The task, when it exists (404) and is the viewer's to see (403)."""
+def _readable(session: SessionDep, viewer: Viewer, task_id: str) -> Task:
     row = _existing(crud.get_task(session, task_id=task_id), task_id)
     if not may_see(viewer, row):
         raise HTTPException(403, detail="this task belongs to another user")
