@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     session_hours: float = Field(14 * 24, gt=0)
     login_max_failures: int = Field(5, ge=1)
     login_window_seconds: int = Field(15 * 60, ge=1)
+    # Failed logins in a row to one account, from any address (dashboard.accounts.throttle).
+    login_account_max_failures: int = Field(100, ge=1)
     # Registrations (made or refused as taken) per address per window: each costs an argon2
     # hash, and each "exists already" answer tells whether an e-mail has an account.
     register_max_attempts: int = Field(10, ge=1)

@@ -14,6 +14,13 @@ failures. A login that succeeds forgives only the failures against its own accou
 mistyped their password starts again from nothing, but guesses at another account stay
 counted. (Forgiving them all let anyone with an account of their own guess without limit:
 four guesses, one login of theirs, and again.)
+
+Each account also has a limit of its own, whatever the address (NIST SP 800-63B, 5.2.2: at most
+100 failed attempts in a row): someone with many addresses, or a process on the web's own host
+naming any address in X-Forwarded-For, is held to it too. A login that succeeds ends the run.
+Past it, the account is refused from everywhere until the window ends; that a stranger can
+hold an account shut that way is the price of the cap, which is set high for that reason.
+Unknown addresses are counted alike, so the refusal says nothing about who has an account.
 """
 
 import hashlib
@@ -27,17 +34,43 @@ from dashboard.accounts.users import normalize_email
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "dashboard:login-failures:"
+ACCOUNT_KEY_PREFIX = "dashboard:account-failures:"
+FROM_ADDRESS = "from your address"
+TO_ACCOUNT = "to this account"
 REGISTRATION_KEY_PREFIX = "dashboard:registrations:"
+# Counts an attempt on each key in turn (ARGV: the window, then each key's limit, 0 for none),
+# stopping at the first that is past its limit: an attempt its address may not make does not
+# count against the account, or anyone could shut an account from one address. One step, so
+# attempts sent all at once cannot all read a count from before any of them.
+TAKE_SCRIPT = """
+for i, key in ipairs(KEYS) do
+  redis.call('SET', key, 0, 'EX', ARGV[1], 'NX')
+  local limit = tonumber(ARGV[i + 1])
+  if redis.call('INCR', key) > limit and limit > 0 then
+    return {i, redis.call('TTL', key)}
+  end
+end
+return {0, 0}
+"""
 # Takes the failures against one account off its address's count, in one step so that two
-# logins at once cannot take them off twice; a count that reaches 0 goes.
+# logins at once cannot take them off twice; a count that reaches 0 goes. The account's own run
+# of failures ends too (KEYS[3]).
 FORGIVE_SCRIPT = """
 local mine = tonumber(redis.call('GET', KEYS[2]) or '0')
-redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[2], KEYS[3])
 if mine > 0 and redis.call('EXISTS', KEYS[1]) == 1 then
   if redis.call('DECRBY', KEYS[1], mine) <= 0 then redis.call('DEL', KEYS[1]) end
 end
 return mine
 """
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an attempt is refused ("from your address", "to this account"), and for how long."""
+
+    seconds: int
+    source: str
 
 
 @dataclass(frozen=True)
@@ -55,39 +88,46 @@ class AddressLimit:
 
     def take(self, address: str) -> int:
         """Counts an attempt from this address: 0 if it may go ahead, else the seconds left."""
-        return self._take(self.prefix + address)
+        refusal = self._take([(self.prefix + address, self.limit, FROM_ADDRESS)])
+        return refusal.seconds if refusal else 0
 
-    def _take(self, key: str, *also: str) -> int:
-        """Counts an attempt on `key` (and on `also`); refusal depends on `key` alone."""
+    def _take(self, counts: list[tuple[str, int, str]]) -> Refusal | None:
+        """Counts an attempt on each key up to the first past its limit (0: none, the key is
+        kept only to be forgiven); refused by that one, for the time left on it."""
+        keys = [key for key, _, _ in counts]
+        limits = [limit for _, limit, _ in counts]
         try:
-            pipe = self.redis.pipeline()  # MULTI/EXEC: no other attempt comes in between
-            for counted in (key, *also):
-                # The window starts at the first attempt and is not extended by later ones.
-                pipe.set(counted, 0, ex=self.window_seconds, nx=True)
-                pipe.incr(counted)
-            pipe.ttl(key)
-            results = pipe.execute()
+            past, ttl = self.redis.eval(TAKE_SCRIPT, len(keys), *keys, self.window_seconds, *limits)
         except RedisError as error:
             log.warning("%s limit unavailable: %s", self.prefix, error)
-            return 0
-        count, ttl = int(results[1]), int(results[-1])
-        return max(ttl, 1) if count > self.limit else 0
+            return None
+        if not past:
+            return None
+        return Refusal(max(int(ttl), 1), counts[int(past) - 1][2])
 
 
 @dataclass(frozen=True)
 class LoginThrottle(AddressLimit):
-    """Counts logins per address, and per address and account, forgiving those that succeed."""
+    """Counts logins per address, per address and account, and per account; forgives those
+    that succeed."""
 
     prefix: str = KEY_PREFIX
+    account_limit: int = 100
 
-    def attempt(self, address: str, email: str) -> int:
-        """Counts a login from this address to this account: 0 if it may go ahead, else the
-        seconds left. One that then succeeds is forgiven (`forgive`)."""
-        return self._take(self.prefix + address, _account_key(address, email))
+    def attempt(self, address: str, email: str) -> Refusal | None:
+        """Counts a login from this address to this account: None if it may go ahead, else
+        why not and for how long. One that then succeeds is forgiven (`forgive`)."""
+        counts = [
+            (self.prefix + address, self.limit, FROM_ADDRESS),
+            (_account_key(address, email), 0, FROM_ADDRESS),
+            (account_failures_key(email), self.account_limit, TO_ACCOUNT),
+        ]
+        return self._take(counts)
 
     def forgive(self, address: str, email: str) -> None:
-        """After a login to this account: its attempts from this address no longer count."""
-        keys = [self.prefix + address, _account_key(address, email)]
+        """After a login to this account: its attempts from this address no longer count, and
+        its run of failures from anywhere has ended."""
+        keys = [self.prefix + address, _account_key(address, email), account_failures_key(email)]
         try:
             self.redis.eval(FORGIVE_SCRIPT, len(keys), *keys)
         except RedisError as error:
@@ -95,9 +135,16 @@ class LoginThrottle(AddressLimit):
 
 
 def _account_key(address: str, email: str) -> str:
-    # A digest: what was typed as an e-mail may be anything, of any length.
-    digest = hashlib.sha256(normalize_email(email).encode()).hexdigest()[:32]
-    return f"{KEY_PREFIX}{address}|{digest}"
+    return f"{KEY_PREFIX}{address}|{_digest(email)}"
+
+
+def account_failures_key(email: str) -> str:
+    return ACCOUNT_KEY_PREFIX + _digest(email)
+
+
+def _digest(email: str) -> str:
+    # What was typed as an e-mail may be anything, of any length.
+    return hashlib.sha256(normalize_email(email).encode()).hexdigest()[:32]
 
 
 def describe_wait(seconds: int) -> str:

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from dashboard import loginends
 from dashboard.accounts import tokens, users
-from dashboard.accounts.throttle import describe_wait
+from dashboard.accounts.throttle import FROM_ADDRESS, Refusal, describe_wait
 from dashboard.accounts.users import MAX_PASSWORD_LENGTH, Credentials
 from dashboard.accounts.viewer import Viewer, token_login
 from dashboard.deps import LOGGED_IN, CurrentUser, ServicesDep, SessionDep
@@ -159,7 +159,7 @@ def register_user(
     """Registers an account (the same rules and limit as the page's form)."""
     wait = registration_limit(services).take(client_address(request))
     if wait:
-        return _too_many("registrations", wait)
+        return _too_many("registrations", Refusal(wait, FROM_ADDRESS))
     try:
         user = users.register(session, email=credentials.email, password=credentials.password)
     except users.EmailTaken as error:
@@ -168,9 +168,11 @@ def register_user(
     return Me(id=user.id, email=user.email, is_admin=user.is_admin)
 
 
-def _too_many(what: str, wait: int) -> JSONResponse:
-    detail = f"too many {what} from your address; try again in {describe_wait(wait)}"
-    return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(wait)})
+def _too_many(what: str, refusal: Refusal) -> JSONResponse:
+    wait = describe_wait(refusal.seconds)
+    detail = f"too many {what} {refusal.source}; try again in {wait}"
+    headers = {"Retry-After": str(refusal.seconds)}
+    return JSONResponse({"detail": detail}, status_code=429, headers=headers)
 
 
 def _email_taken() -> HTTPException:
@@ -185,9 +187,9 @@ def create_token_with_password(
     """Trades an e-mail and password for a new personal token; throttled like the login form."""
     throttle = login_throttle(services)
     address = client_address(request)
-    wait = throttle.attempt(address, login.email)
-    if wait:
-        return _too_many("failed logins", wait)
+    refusal = throttle.attempt(address, login.email)
+    if refusal:
+        return _too_many("failed logins", refusal)
     user = users.authenticate(session, email=login.email, password=login.password)
     if user is None or user.id is None:
         raise HTTPException(401, detail="wrong e-mail or password")

@@ -18,7 +18,13 @@ from sqlmodel import Session
 from dashboard import loginends
 from dashboard.accounts import sessions, users
 from dashboard.accounts.credentials import new_token
-from dashboard.accounts.throttle import AddressLimit, LoginThrottle, describe_wait
+from dashboard.accounts.throttle import (
+    FROM_ADDRESS,
+    AddressLimit,
+    LoginThrottle,
+    Refusal,
+    describe_wait,
+)
 from dashboard.accounts.viewer import (
     ANONYMOUS_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -140,9 +146,9 @@ def log_in(
     form = FormState(values={"email": email, "next": safe_next(next)})
     throttle = login_throttle(services)
     address = client_address(request)
-    wait = throttle.attempt(address, email)
-    if wait:
-        return _refused(request, services, "login", form, "Too many failed logins", wait)
+    refusal = throttle.attempt(address, email)
+    if refusal:
+        return _refused(request, services, "login", form, "Too many failed logins", refusal)
     user = users.authenticate(session, email=email, password=password)
     if user is None or user.id is None:
         form.errors["form"] = "Wrong e-mail or password."
@@ -152,12 +158,18 @@ def log_in(
 
 
 def _refused(
-    request: Request, services: Services, template: str, form: FormState, what: str, wait: int
+    request: Request,
+    services: Services,
+    template: str,
+    form: FormState,
+    what: str,
+    refusal: Refusal,
 ) -> Response:
     """The form again, saying why and for how long (429 with Retry-After)."""
-    form.errors["form"] = f"{what} from your address. Try again in {describe_wait(wait)}."
+    wait = describe_wait(refusal.seconds)
+    form.errors["form"] = f"{what} {refusal.source}. Try again in {wait}."
     response = _form_page(request, services, template, form, status=429)
-    response.headers["Retry-After"] = str(wait)
+    response.headers["Retry-After"] = str(refusal.seconds)
     return response
 
 
@@ -168,7 +180,12 @@ def client_address(request: Request) -> str:
 
 def login_throttle(services: Services) -> LoginThrottle:
     settings = services.settings
-    return LoginThrottle(services.redis, settings.login_max_failures, settings.login_window_seconds)
+    return LoginThrottle(
+        services.redis,
+        settings.login_max_failures,
+        settings.login_window_seconds,
+        account_limit=settings.login_account_max_failures,
+    )
 
 
 def registration_limit(services: Services) -> AddressLimit:
@@ -202,7 +219,8 @@ def register(
         return _form_page(request, services, "register", form, status=422)
     wait = registration_limit(services).take(client_address(request))
     if wait:
-        return _refused(request, services, "register", form, "Too many registrations", wait)
+        refusal = Refusal(wait, FROM_ADDRESS)
+        return _refused(request, services, "register", form, "Too many registrations", refusal)
     try:
         user = users.register(session, email=credentials.email, password=credentials.password)
     except users.EmailTaken:

@@ -9,7 +9,11 @@ from redis import Redis
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from dashboard.accounts.throttle import KEY_PREFIX, REGISTRATION_KEY_PREFIX
+from dashboard.accounts.throttle import (
+    KEY_PREFIX,
+    REGISTRATION_KEY_PREFIX,
+    account_failures_key,
+)
 from dashboard.accounts.viewer import SESSION_COOKIE
 from dashboard.models import ApiToken, LoginSession, User
 from tests.accounts import PASSWORD, Account, form_token, make_user, page_csrf, unique_email
@@ -171,6 +175,34 @@ def test_login_refuses_an_address_after_repeated_failures(
     finally:
         redis_client.delete(KEY_PREFIX + "127.0.0.1")
     assert log_in(visitor, user.email, PASSWORD).status_code == 204
+
+
+def test_guesses_from_many_addresses_add_up_against_the_account(
+    visitor: httpx.Client, user: Account, redis_client: Redis
+) -> None:
+    """uvicorn believes X-Forwarded-For from 127.0.0.1 (a proxy on the same host), so a process
+    here can name a new address for every guess; the account's own count still holds it."""
+    addresses = ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4"]
+    failures = account_failures_key(user.email)
+    try:
+        for address in addresses[:3]:
+            visitor.headers["X-Forwarded-For"] = address
+            assert log_in(visitor, user.email, "wrong guess").status_code == 401
+        assert int(redis_client.get(failures) or 0) == 3  # one count, whatever the address
+        redis_client.set(failures, 100, keepttl=True)  # as if 97 more had come the same way
+        visitor.headers["X-Forwarded-For"] = addresses[3]
+        refused = log_in(visitor, user.email, PASSWORD)  # a fresh address, the right password
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+        assert "Too many failed logins to this account" in refused.text
+        body = {"email": user.email, "password": PASSWORD}
+        by_api = visitor.post("/api/tokens", json=body)
+        assert by_api.status_code == 429
+        assert by_api.json()["detail"].startswith("too many failed logins to this account")
+        redis_client.delete(failures)  # the window ends
+        assert log_in(visitor, user.email, PASSWORD).status_code == 204
+        assert not redis_client.exists(failures)  # a login ends the run of failures
+    finally:
+        redis_client.delete(failures, *(KEY_PREFIX + address for address in addresses))
 
 
 def test_logging_in_to_your_own_account_does_not_reset_guesses_at_another(

@@ -129,11 +129,13 @@ def redis(tmp_path: Path) -> Iterator[Redis]:
 
 def test_the_throttle_refuses_an_address_after_its_failures(redis: Redis) -> None:
     throttle = LoginThrottle(redis, limit=3, window_seconds=600)
-    assert throttle.attempt("10.0.0.1", "ann@example.com") == 0
-    assert throttle.attempt("10.0.0.1", "ann@example.com") == 0
-    assert throttle.attempt("10.0.0.1", "bob@example.com") == 0  # three failures
-    assert 590 <= throttle.attempt("10.0.0.1", "ann@example.com") <= 600
-    assert throttle.attempt("10.0.0.2", "ann@example.com") == 0  # another address is not affected
+    assert throttle.attempt("10.0.0.1", "ann@example.com") is None
+    assert throttle.attempt("10.0.0.1", "ann@example.com") is None
+    assert throttle.attempt("10.0.0.1", "bob@example.com") is None  # three failures
+    refusal = throttle.attempt("10.0.0.1", "ann@example.com")
+    assert refusal is not None and 590 <= refusal.seconds <= 600
+    assert refusal.source == "from your address"
+    assert throttle.attempt("10.0.0.2", "ann@example.com") is None  # another address is not
 
 
 def test_attempts_sent_all_at_once_are_held_to_the_limit(redis: Redis) -> None:
@@ -141,7 +143,7 @@ def test_attempts_sent_all_at_once_are_held_to_the_limit(redis: Redis) -> None:
     throttle = LoginThrottle(redis, limit=5, window_seconds=600)
     with ThreadPoolExecutor(max_workers=20) as pool:
         waits = list(pool.map(lambda n: throttle.attempt("10.0.0.1", f"{n}@x.example"), range(20)))
-    assert waits.count(0) == 5
+    assert waits.count(None) == 5
     registrations = AddressLimit(redis, limit=3, window_seconds=3600)
     with ThreadPoolExecutor(max_workers=20) as pool:
         waits = list(pool.map(lambda _: registrations.take("10.0.0.1"), range(20)))
@@ -152,10 +154,10 @@ def test_a_login_forgives_only_the_failures_against_its_own_account(redis: Redis
     throttle = LoginThrottle(redis, limit=3, window_seconds=600)
     throttle.attempt("10.0.0.1", "ann@example.com")  # two wrong guesses at ann
     throttle.attempt("10.0.0.1", "ann@example.com")
-    assert throttle.attempt("10.0.0.1", "me@example.com") == 0
+    assert throttle.attempt("10.0.0.1", "me@example.com") is None
     throttle.forgive("10.0.0.1", "me@example.com")  # the guesser logs in as themselves
-    assert throttle.attempt("10.0.0.1", "ann@example.com") == 0  # the third guess
-    assert throttle.attempt("10.0.0.1", "ann@example.com") > 0  # the guesses at ann still count
+    assert throttle.attempt("10.0.0.1", "ann@example.com") is None  # the third guess
+    assert throttle.attempt("10.0.0.1", "ann@example.com")  # the guesses at ann still count
 
     redis.flushall()
     throttle.attempt("10.0.0.1", "Ann@Example.com ")  # ann mistypes twice, then gets it right
@@ -163,9 +165,46 @@ def test_a_login_forgives_only_the_failures_against_its_own_account(redis: Redis
     throttle.attempt("10.0.0.1", "ann@example.com")
     throttle.forgive("10.0.0.1", "ann@example.com")
     for _ in range(3):
-        assert throttle.attempt("10.0.0.1", "ann@example.com") == 0  # a fresh start
+        assert throttle.attempt("10.0.0.1", "ann@example.com") is None  # a fresh start
     throttle.forgive("10.0.0.1", "ann@example.com")
     assert redis.keys("*") == []  # nothing left behind once all is forgiven
+
+
+def test_an_account_is_refused_after_its_failures_from_many_addresses(redis: Redis) -> None:
+    """Guesses from many addresses (or addresses named in X-Forwarded-For) add up per account."""
+    throttle = LoginThrottle(redis, limit=3, window_seconds=600, account_limit=5)
+    for address in ("10.0.0.1", "10.0.0.2"):
+        assert throttle.attempt(address, "ann@example.com") is None
+        assert throttle.attempt(address, "Ann@Example.com") is None  # the same account
+    assert throttle.attempt("10.0.0.3", "ann@example.com") is None  # the fifth failure
+    refusal = throttle.attempt("10.0.0.4", "ann@example.com")  # even from a fresh address
+    assert refusal is not None and refusal.source == "to this account"
+    assert 590 <= refusal.seconds <= 600
+    assert throttle.attempt("10.0.0.4", "bob@example.com") is None  # other accounts are not
+
+
+def test_a_login_ends_its_accounts_run_of_failures(redis: Redis) -> None:
+    throttle = LoginThrottle(redis, limit=10, window_seconds=600, account_limit=3)
+    for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
+        throttle.attempt(address, "ann@example.com")
+    throttle.forgive("10.0.0.1", "ann@example.com")  # ann, from where she is, gets it right
+    for address in ("10.0.0.2", "10.0.0.4", "10.0.0.5"):
+        assert throttle.attempt(address, "ann@example.com") is None  # a new run of three
+    refusal = throttle.attempt("10.0.0.6", "ann@example.com")
+    assert refusal is not None and refusal.source == "to this account"
+
+
+def test_attempts_an_address_may_not_make_do_not_count_against_the_account(
+    redis: Redis,
+) -> None:
+    """Else one address, refused after its own few, could shut anyone's account."""
+    throttle = LoginThrottle(redis, limit=2, window_seconds=600, account_limit=4)
+    for _ in range(20):
+        throttle.attempt("10.0.0.1", "ann@example.com")  # two go ahead, eighteen are refused
+    assert throttle.attempt("10.0.0.2", "ann@example.com") is None  # the third
+    assert throttle.attempt("10.0.0.3", "ann@example.com") is None  # the fourth
+    refusal = throttle.attempt("10.0.0.4", "ann@example.com")
+    assert refusal is not None and refusal.source == "to this account"
 
 
 def test_registrations_are_limited_per_address_apart_from_logins(redis: Redis) -> None:
@@ -174,7 +213,7 @@ def test_registrations_are_limited_per_address_apart_from_logins(redis: Redis) -
     assert registrations.take("10.0.0.1") == 0
     assert registrations.take("10.0.0.1") == 0
     assert 3590 <= registrations.take("10.0.0.1") <= 3600
-    assert logins.attempt("10.0.0.1", "ann@example.com") == 0  # a separate count
+    assert logins.attempt("10.0.0.1", "ann@example.com") is None  # a separate count
     assert registrations.take("10.0.0.2") == 0
     assert redis.exists(REGISTRATION_KEY_PREFIX + "10.0.0.1")
 
@@ -182,8 +221,8 @@ def test_registrations_are_limited_per_address_apart_from_logins(redis: Redis) -
 def test_the_throttle_steps_aside_when_redis_is_down() -> None:
     down = Redis(port=free_port(), socket_connect_timeout=0.5)
     throttle = LoginThrottle(down, limit=1, window_seconds=60)
-    assert throttle.attempt("10.0.0.1", "ann@example.com") == 0
-    assert throttle.attempt("10.0.0.1", "ann@example.com") == 0
+    assert throttle.attempt("10.0.0.1", "ann@example.com") is None
+    assert throttle.attempt("10.0.0.1", "ann@example.com") is None
     throttle.forgive("10.0.0.1", "ann@example.com")
     registrations = AddressLimit(down, limit=1, window_seconds=60)
     assert registrations.take("10.0.0.1") == 0 and registrations.take("10.0.0.1") == 0
