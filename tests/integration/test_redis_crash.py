@@ -37,6 +37,7 @@ pytestmark = pytest.mark.integration
 CLIENTS = 20
 TASKS = 12
 TASK_SECONDS = 1.5
+UNACKED_KEY, UNACKED_INDEX_KEY = "unacked", "unacked_index"  # kombu's Redis transport's
 RECONNECT_WITHIN = 5.0
 
 
@@ -172,3 +173,28 @@ def _worker_wrote_since(client: Redis, wall_clock: float) -> bool:
         if event.type == EventType.TASK and event.id and id_key(event.id)[0] >= wall_clock * 1000:
             return True
     return False
+
+
+def test_the_worker_outlives_a_redis_outage_with_a_task_running(
+    stack: Stack, engine: Engine
+) -> None:
+    """kombu hands a running task's message back when its connection drops, which it cannot do
+    with Redis away; closing the broken connection then tried again on a transport it had let
+    go of, and the worker's main process shut down on the AttributeError once its running task
+    ended (QA finding: Redis stopped from the Processes page for a few seconds)."""
+    user = make_user(engine, prefix="outage")
+    (running,) = submit(stack, user, 1, 3)
+    wait_until(lambda: stack.states(user, [running]) == ["PROGRESS"], "the task to start", 30)
+    assert stack.redis.pid is not None
+    os.kill(stack.redis.pid, signal.SIGKILL)
+    time.sleep(2)
+    stack.redis.start()
+    wait_until(lambda: stack.states(user, [running]) == ["SUCCESS"], "the task to end", 60)
+    (after,) = submit(stack, user, 1, 0)  # the same worker, still taking work
+    wait_until(lambda: stack.states(user, [after]) == ["SUCCESS"], "a task after the outage", 60)
+    assert stack.worker.running()
+    log = stack.worker.log_path.read_text(errors="replace")
+    assert "Unrecoverable error" not in log, stack.worker.log_tail()
+    with Redis.from_url(stack.redis.url) as client:
+        # Acknowledged: nothing is left for a sweep to hand back later.
+        assert client.hlen(UNACKED_KEY) == 0 and client.zcard(UNACKED_INDEX_KEY) == 0
