@@ -35,8 +35,9 @@ HOST = socket.gethostname()
 
 # Claim and stamp the heartbeat in one round trip: they are the price every run pays.
 _CLAIM = "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then redis.call('hset', KEYS[2], ARGV[3], ARGV[4]) return 1 end return 0"  # noqa: E501
-# Renew or drop a claim only while it is still ours: an expired claim may be someone else's.
-_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"  # noqa: E501
+# Renew a claim and stamp its heartbeat only while the claim is still ours: an expired claim
+# may be someone else's, and a released one's heartbeat must stay gone.
+_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) redis.call('hset', KEYS[2], ARGV[3], ARGV[4]) return 1 else return 0 end"  # noqa: E501
 # Dropping the claim also drops the heartbeat, in the same round trip.
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end return redis.call('hdel', KEYS[2], ARGV[2])"  # noqa: E501
 _TAKE_OVER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) else return false end"  # noqa: E501
@@ -122,13 +123,16 @@ class RunGuard:
 
     def release(self, task_id: str) -> None:
         """Drops the claim and the heartbeat, if this process holds them."""
-        with self._lock:
-            held = self._held.get(task_id)
+        with self._lock:  # forgotten first, so the renewer leaves it alone from now on
+            held = self._held.pop(task_id, None)
         if held is None:
             return
-        self.redis.eval(_RELEASE, 2, claim_key(task_id), HEARTBEATS_KEY, held[0], task_id)
-        with self._lock:  # forgotten only once Redis has it, so a failed release is retried
-            self._held.pop(task_id, None)
+        try:
+            self.redis.eval(_RELEASE, 2, claim_key(task_id), HEARTBEATS_KEY, held[0], task_id)
+        except RedisError:
+            with self._lock:  # still held, so a failed release is retried
+                self._held.setdefault(task_id, held)
+            raise
 
     def holds(self, task_id: str) -> bool:
         with self._lock:
@@ -138,9 +142,20 @@ class RunGuard:
         with self._lock:
             held = list(self._held.items())
         for task_id, (token, worker) in held:
-            if not self.redis.eval(_RENEW, 1, claim_key(task_id), token, CLAIM_SECONDS * 1000):
-                log.error("task %s: its claim lapsed while it ran", task_id)
-            stamp_heartbeat(self.redis, task_id, worker)
+            self._renew(task_id, token, worker)
+
+    def _renew(self, task_id: str, token: str, worker: str) -> None:
+        key, expiry_ms = claim_key(task_id), CLAIM_SECONDS * 1000
+        if self.redis.eval(
+            _RENEW, 2, key, HEARTBEATS_KEY, token, expiry_ms, task_id, heartbeat(worker)
+        ):
+            return
+        with self._lock:
+            # Released since the list was taken (the task ended meanwhile): nothing lapsed.
+            if self._held.get(task_id) != (token, worker):
+                return
+        log.error("task %s: its claim lapsed while it ran", task_id)
+        stamp_heartbeat(self.redis, task_id, worker)  # it still runs: the reaper must know
 
     def _ensure_renewer(self) -> None:
         """Called under the lock. A thread does not survive a fork: a pool process starts its

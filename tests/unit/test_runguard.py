@@ -1,9 +1,11 @@
 """The run claim that keeps two runs of one task apart, on a real Redis."""
 
 import json
+import logging
 import subprocess
 import time
 
+import pytest
 from redis import Redis
 
 from dashboard import runguard
@@ -71,3 +73,32 @@ def test_the_holder_is_dead_only_when_certain() -> None:
     assert not runguard.holder_is_dead(f"{HOST}:1:x")  # init: alive
     assert not runguard.holder_is_dead(f"another-host:{dead_pid()}:x")
     assert not runguard.holder_is_dead("garbage")
+
+
+def test_a_claim_released_while_the_renewer_runs_is_not_reported_or_stamped(
+    redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The renewer thread takes its list, the task ends and lets go, then the renewer reaches
+    it: that is no lapse, and the ended task gets no heartbeat (QA saw false ERROR lines, and
+    heartbeats of ended tasks left for the reaper)."""
+    guard = RunGuard(redis)
+    assert guard.claim("t-1", "w@host")
+    ((task_id, (token, worker)),) = guard._held.items()  # the renewer's list
+    guard.release("t-1")
+    with caplog.at_level(logging.ERROR, logger="dashboard.runguard"):
+        guard._renew(task_id, token, worker)
+    assert caplog.records == []
+    assert redis.hget(HEARTBEATS_KEY, "t-1") is None
+
+
+def test_a_claim_that_lapsed_while_held_is_reported_and_still_stamped(
+    redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    guard = RunGuard(redis)
+    assert guard.claim("t-1", "w@host")
+    redis.delete(claim_key("t-1"), HEARTBEATS_KEY)  # e.g. Redis lost it in a restart
+    with caplog.at_level(logging.ERROR, logger="dashboard.runguard"):
+        guard.renew_all()
+    assert "its claim lapsed while it ran" in caplog.text
+    assert redis.hget(HEARTBEATS_KEY, "t-1") is not None  # the run goes on: the reaper must see
+    guard.release("t-1")
