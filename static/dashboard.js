@@ -626,9 +626,51 @@
     if (note) note.hidden = false;
   }
 
+  // A cut list learns of its hidden queued tasks only as they start. Once it has room (tasks
+  // ended or were cancelled), it asks for the list again and takes the rows it lacks, and
+  // stops saying it is cut when the server's list is not (QA: "360+ queued" stayed after the
+  // queue had shrunk to fit). Rows are added, never taken away or replaced: a row shown is
+  // kept up to date by its events, and one missing from the answer came after it was read,
+  // or has ended and its event moves it.
+  let toppingUp = false;
+  function topUpActiveList() {
+    const body = document.getElementById("active-rows");
+    if (!body || toppingUp || !body.hasAttribute("data-capped")) return;
+    if (body.querySelectorAll("tr.task-row").length >= Number(body.dataset.limit)) return;
+    toppingUp = true;
+    fetch(body.dataset.refresh, { credentials: "same-origin", headers: { "HX-Request": "true" } })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+      .then(mergeActiveList)
+      .catch(function () { /* the next swap asks again */ })
+      .finally(function () {
+        setTimeout(function () { toppingUp = false; topUpActiveList(); }, 2000);
+      });
+  }
+
+  function mergeActiveList(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    const fresh = template.content.getElementById("active-rows");
+    const body = document.getElementById("active-rows");
+    if (!fresh || !body) return;
+    for (const row of Array.from(fresh.querySelectorAll("tr.task-row"))) {
+      if (document.getElementById(row.id) || leftOut.has(row.id)) continue; // shown, or ended
+      body.append(row); // the oldest queued: the list's end
+      settleRow(row);
+    }
+    if (!fresh.hasAttribute("data-capped")) {
+      body.removeAttribute("data-capped");
+      const note = document.getElementById("active-capped");
+      if (note) note.hidden = true;
+    }
+    keepActiveToItsLimit();
+    countActive();
+  }
+
   document.addEventListener("htmx:afterSettle", function () { // every swap, SSE ones too
     keepActiveToItsLimit();
     countActive();
+    topUpActiveList();
   });
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -70,7 +70,7 @@ def finished_context(
 
 def active_context(services: Services, session: Session, audience: Audience) -> dict[str, Any]:
     active = crud.list_active(session, owner_id=owner_filter(audience))
-    return {"active": views_of(services, active)}
+    return {"active": views_of(services, active), "scope": scope_of(audience)}
 
 
 def scope_of(audience: Audience) -> str:
@@ -145,6 +145,16 @@ def finished_fragment(
     scope = "all" if audience.everyone else None
     response.headers["HX-Replace-Url"] = filters.url("/", scope=scope)
     return response
+
+
+@router.get("/fragments/active", response_class=HTMLResponse)
+def active_fragment(
+    request: Request, services: ServicesDep, session: SessionDep, audience: AudienceDep
+) -> HTMLResponse:
+    """The Active list as the server reads it. A list cut short by a long queue asks for it
+    once it has room, to take the queued tasks it could not show (static/dashboard.js)."""
+    context = active_context(services, session, audience)
+    return services.templates.TemplateResponse(request, "partials/active_tasks.html", context)
 
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)

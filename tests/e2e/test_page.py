@@ -531,3 +531,36 @@ def test_a_long_queue_shows_what_runs_and_says_it_is_cut(
         expect(running).to_have_count(0)
     finally:
         delete_tasks(live_state, backlog_ids)
+
+
+def test_a_cut_list_that_has_room_again_shows_the_queued_tasks_it_could_not(
+    signed_in: Page, live_server: str, live_state: Path
+) -> None:
+    """QA: "360+ queued" stayed on the page after the queue had shrunk to fit the list."""
+    page = signed_in
+    me = page.request.get(f"{live_server}/api/me").json()
+    later = utcnow() + timedelta(hours=1)
+    backlog = [
+        Task(id=f"room-{me['id']}-{number:03}", owner_id=me["id"], kind="demo",
+             params={"seconds": 1}, state="QUEUED", queued_at=later + timedelta(seconds=number))
+        for number in range(ACTIVE_LIMIT + 3)
+    ]  # fmt: skip
+    ids = [task.id for task in backlog]  # read before the rows are stored
+    insert_tasks(live_state, *backlog)  # rows only: no worker will take them
+    try:
+        page.reload()
+        expect(page.locator("#active-count")).to_have_text(f"{ACTIVE_LIMIT}+ queued")
+        oldest = page.locator(f"#active-rows #task-{ids[0]}")
+        expect(oldest).to_have_count(0)  # one of the three the list could not show
+        headers = csrf_headers(page)
+        for task_id in ids[-5:]:  # five of the newest end: the list has room for the rest
+            answer = page.request.post(f"{live_server}/api/tasks/{task_id}/cancel", headers=headers)
+            assert answer.ok, answer.text()
+        left = ACTIVE_LIMIT + 3 - 5
+        expect(page.locator("#active-count")).to_have_text(f"{left} queued", timeout=15_000)
+        expect(page).to_have_title(f"({left}) dashboard")
+        expect(page.locator("#active-rows tr.task-row")).to_have_count(left)
+        expect(oldest).to_have_count(1)
+        expect(page.locator("#active-capped")).to_be_hidden()
+    finally:
+        delete_tasks(live_state, ids)

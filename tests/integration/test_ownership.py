@@ -34,6 +34,7 @@ class Rule:
 RULES = [
     Rule("GET", "/", 200, 200, 303),
     Rule("GET", "/fragments/finished", 200, 200, 401),
+    Rule("GET", "/fragments/active", 200, 200, 401),
     Rule("GET", "/tasks/{id}", 200, 403, 303),
     Rule("GET", "/api/tasks", 200, 200, 401),
     Rule("GET", "/api/tasks/{id}", 200, 403, 401),
@@ -202,6 +203,7 @@ def test_an_admin_sees_all_users_tasks_with_their_owners(
     with page_client(web, owner) as not_admin:
         assert not_admin.get("/?scope=all").status_code == 403
         assert not_admin.get("/api/tasks?scope=all").status_code == 403
+        assert not_admin.get("/fragments/active?scope=all").status_code == 403
 
 
 @pytest.mark.parametrize("path", STREAMS)
