@@ -21,6 +21,7 @@ import sys
 import termios
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TextIO
 
 import httpx
@@ -33,7 +34,7 @@ from dashboard.client.commands import (
     StartTask,
     parse_command,
 )
-from dashboard.client.console import Console, InputThread
+from dashboard.client.console import PROMPT, Console, InputThread, LineEditor
 from dashboard.client.notices import NotificationRenderer, task_table
 from dashboard.client.stream import EventFollower, SseMessage, describe_http_error, detail_of
 
@@ -247,11 +248,12 @@ def token_name() -> str:
 # --- the command loop ----------------------------------------------------------------------
 
 
-async def command_loop(session: ClientSession) -> None:
+async def command_loop(session: ClientSession, editor: LineEditor | None = None) -> None:
     console, stdin = session.console, session.stdin
+    read_line = partial(editor.read, PROMPT) if editor else stdin.readline
     while True:
         console.show_prompt()
-        line = await session.reader.read(stdin.readline)
+        line = await session.reader.read(read_line)
         console.input_taken()
         if not line:  # end of input (Ctrl-D)
             if console.terminal:
@@ -267,13 +269,15 @@ async def command_loop(session: ClientSession) -> None:
 
 
 async def serve(url: str, token: str | None, out: TextIO, stdin: TextIO) -> None:
-    console = Console(out, terminal=out.isatty())
+    editor = LineEditor() if LineEditor.usable(stdin, out) else None
+    typed = editor.typed if editor else None
+    console = Console(out, out.isatty(), typed, reader_draws_prompt=editor is not None)
     async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT) as http:
         session = ClientSession(http, console, InputThread(), stdin)
         try:
             if token:
                 await session.log_in_with_token(token)
-            await command_loop(session)
+            await command_loop(session, editor)
         finally:
             # Also on Ctrl-C (a cancellation): the stream ends and our token is revoked.
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
