@@ -33,22 +33,26 @@ class NotRetryable(Exception):
     """Only a task that failed, was cancelled or was lost can be tried again."""
 
 
-def cancel(services: Services, row: Task, by: Viewer) -> TaskView:
+def cancel(services: Services, session: Session, row: Task, by: Viewer) -> TaskView:
+    """`session` is the request's, which read `row`: one connection per request (see
+    taskviews.views_of)."""
     with logcontext.about_task(row.id, row.owner_id):
-        return _cancel(services, row, by)
+        return _cancel(services, session, row, by)
 
 
-def _cancel(services: Services, row: Task, by: Viewer) -> TaskView:
-    with Session(services.engine, expire_on_commit=False) as session:
-        ended = crud.record_final(
-            session,
-            task_id=row.id,
-            kind=row.kind,
-            params=row.params,
-            state=TaskState.REVOKED,
-            error=f"cancelled by {by.email}",
-        )
-        view = None if ended is None else endings.view_with_owner(session, ended)
+def _cancel(services: Services, session: Session, row: Task, by: Viewer) -> TaskView:
+    # The read that found the row ends first: the write begins a transaction of its own, as
+    # SQLite cannot turn a read into a write once someone else has written since it began.
+    session.commit()
+    ended = crud.record_final(
+        session,
+        task_id=row.id,
+        kind=row.kind,
+        params=row.params,
+        state=TaskState.REVOKED,
+        error=f"cancelled by {by.email}",
+    )
+    view = None if ended is None else endings.view_with_owner(session, ended)
     if view is None:
         raise NotCancellable(f"the task has ended already ({row.state})")
     log.info("task %s cancelled by user %s", row.id, by.id)
@@ -70,8 +74,9 @@ def _tell_the_workers(services: Services, task_id: str) -> None:
         log.warning("could not tell the workers that %s is cancelled: %s", task_id, error)
 
 
-def retry(services: Services, row: Task) -> TaskView:
-    """A new task with the same parameters, for the same owner, naming the one it repeats."""
+def retry(services: Services, session: Session, row: Task) -> TaskView:
+    """A new task with the same parameters, for the same owner, naming the one it repeats.
+    `session` is the request's, which read `row`."""
     if TaskState(row.state) not in (TaskState.FAILURE, TaskState.REVOKED, TaskState.LOST):
         raise NotRetryable(f"only a failed, cancelled or lost task can be retried ({row.state})")
     params = dict(row.params)
@@ -81,17 +86,14 @@ def retry(services: Services, row: Task) -> TaskView:
         kind=row.kind,
         params=params,
         owner_id=row.owner_id,
-        owner_email=_owner_email(services, row),
+        owner_email=users.email_of(session, user_id=row.owner_id),
         notify_email=row.notify_email,
         retry_of=row.id,
     )
+    # Starting it writes through a session of its own: the request's gives its connection
+    # back first (one connection per request, see taskviews.views_of).
+    session.commit()
     view = taskstarts.start(services, new_task)
     with logcontext.about_task(row.id, row.owner_id):
         log.info("task %s retried as task %s", row.id, view.id)
     return view
-
-
-def _owner_email(services: Services, row: Task) -> str | None:
-    """The owner's address for the events' owner column, whoever acts on the task."""
-    with Session(services.engine) as session:
-        return users.email_of(session, user_id=row.owner_id)

@@ -59,7 +59,7 @@ def finished_context(
     except ValueError as error:
         raise HTTPException(422, detail=f"cursor: {error}") from error
     return {
-        "finished": views_of(services, rows),
+        "finished": views_of(services, session, rows),
         "next_cursor": next_cursor,
         # A page further down the list (the page's "Show older" link, without script).
         "older_page": bool(cursor),
@@ -70,7 +70,7 @@ def finished_context(
 
 def active_context(services: Services, session: Session, audience: Audience) -> dict[str, Any]:
     active = crud.list_active(session, owner_id=owner_filter(audience))
-    return {"active": views_of(services, active), "scope": scope_of(audience)}
+    return {"active": views_of(services, session, active), "scope": scope_of(audience)}
 
 
 def scope_of(audience: Audience) -> str:
@@ -174,5 +174,5 @@ def task_page(
         return services.templates.TemplateResponse(
             request, template, {"task_id": task_id}, status_code=status
         )
-    context = {"task": view_of(services, row)}
+    context = {"task": view_of(services, session, row)}
     return page_or_fragment(request, services, "task.html", "partials/task_detail.html", context)

@@ -94,7 +94,7 @@ def list_tasks(
         )
     except ValueError as error:
         raise _invalid_cursor(error) from error
-    return TaskPage(items=views_of(services, rows), next_cursor=next_cursor)
+    return TaskPage(items=views_of(services, session, rows), next_cursor=next_cursor)
 
 
 def _search_term(q: str | None) -> str:
@@ -121,7 +121,7 @@ def read_task(
     if row is not None and not may_see(viewer, row):
         body = {"id": task_id, "state": PROTECTED, "detail": "this task belongs to another user"}
         return JSONResponse(body, status_code=403)
-    return view_of(services, _existing(row, task_id))
+    return view_of(services, session, _existing(row, task_id))
 
 
 @router.post("/{task_id}/cancel", response_model=TaskView, responses=CONTROL_ANSWERS)
@@ -131,7 +131,7 @@ def cancel_task(
     """Cancels a queued or running task (a running one is terminated): it ends REVOKED."""
     row = _readable(session, viewer, task_id)
     try:
-        return cancellation.cancel(services, row, viewer)
+        return cancellation.cancel(services, session, row, viewer)
     except cancellation.NotCancellable as error:
         raise HTTPException(409, detail=str(error)) from error
 
@@ -146,7 +146,7 @@ def retry_task(
     whose `retry_of` names this one."""
     row = _readable(session, viewer, task_id)
     try:
-        return TaskCreated(id=cancellation.retry(services, row).id)
+        return TaskCreated(id=cancellation.retry(services, session, row).id)
     except cancellation.NotRetryable as error:
         raise HTTPException(409, detail=str(error)) from error
 
