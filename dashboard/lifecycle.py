@@ -9,6 +9,7 @@ import logging
 from typing import Any, TypeVar
 
 from celery import Task as CeleryTask
+from celery.exceptions import BackendStoreError
 from celery.signals import task_postrun, worker_process_init
 from sqlmodel import Session
 
@@ -22,6 +23,7 @@ from dashboard.retrying import (
 from dashboard.settings import get_settings
 
 log = logging.getLogger(__name__)
+PROGRESS_NOT_STORED: tuple[type[Exception], ...] = (BackendStoreError, *REDIS_UNREACHABLE)
 AnyTask = CeleryTask[Any, Any]
 T = TypeVar("T")
 TASK_PREFIX = "dashboard."
@@ -136,7 +138,14 @@ def report_progress(task: AnyTask, percent: float, intermediate: str) -> None:
     """One throttled progress tick: a Celery PROGRESS state and an event."""
     task_id = task.request.id or ""
     progress = Progress(percent=round(percent, 2), intermediate=intermediate)
-    task.update_state(state=TaskState.PROGRESS.value, meta=progress.model_dump())
+    try:
+        task.update_state(state=TaskState.PROGRESS.value, meta=progress.model_dump())
+    except PROGRESS_NOT_STORED as error:
+        # Celery gives up storing it after its retries (about 100 s of Redis away). A tick
+        # is news, not the work: the task goes on (a probe saw this tick fail a task that had
+        # done its work), and its next tick or its end says where it stands.
+        log.warning("progress of %s not stored: %s", task_id, error)
+        return
     view = _running.get(task_id)
     if view is None:
         return

@@ -7,6 +7,11 @@ worker is left to run it (the last one is gone, or the broker lost the message).
 ends LOST with the reason, instead of showing as running for ever. Should its message come
 back after all, the task is found final and skipped.
 
+A task is closed only when a second sweep, CONFIRM_SECONDS or more after the first, finds the
+same stale stamp. When Redis comes back from an outage longer than the limit, every running
+task's stamp is stale until its worker's next renewal, a few seconds later; a single look then
+closed a task that went on to succeed (a probe saw it).
+
 The sweep runs in the web processes, not in a worker: it must work when every worker is gone.
 A Redis lock lets one web replica sweep at a time.
 """
@@ -27,6 +32,9 @@ from dashboard.models import TaskState
 log = logging.getLogger(__name__)
 SWEEP_LOCK_KEY = "dashboard:reaper-lock"
 SWEEP_LOCK_MS = 30_000
+# Stale stamps seen once: task id -> {"at": the stamp, "since": when it was first seen stale}.
+SUSPECTS_KEY = "dashboard:lost-suspects"
+CONFIRM_SECONDS = 2 * runguard.RENEW_SECONDS + 1  # a live worker renews twice meanwhile
 
 
 @dataclass(frozen=True)
@@ -60,16 +68,44 @@ def reap(redis: Redis, engine: Engine, *, lost_after: float, now: float | None =
     """Closes the tasks silent for `lost_after` seconds as LOST; returns their ids."""
     now = time.time() if now is None else now
     closed = []
-    for beat in heartbeats(redis):
+    beats = heartbeats(redis)
+    _forget_suspects_without_a_beat(redis, beats)
+    for beat in beats:
         silent_for = now - beat.at
         if silent_for < lost_after or redis.exists(runguard.claim_key(beat.task_id)):
             continue
+        if not _confirmed(redis, beat, now):
+            continue
+        redis.hdel(SUSPECTS_KEY, beat.task_id)
         if close_lost(engine, beat.task_id, lost_reason(beat, silent_for)):
             closed.append(beat.task_id)
         redis.hdel(runguard.HEARTBEATS_KEY, beat.task_id)
     if closed:
         log.warning("closed %d task(s) as LOST: their worker is gone", len(closed))
     return closed
+
+
+def _confirmed(redis: Redis, beat: Heartbeat, now: float) -> bool:
+    """True when an earlier sweep found this same stamp stale long enough ago; else notes it."""
+    raw = redis.hget(SUSPECTS_KEY, beat.task_id)
+    try:
+        seen = json.loads(raw) if raw else None
+        if seen and seen["at"] == beat.at:
+            return bool(now - float(seen["since"]) >= CONFIRM_SECONDS)
+    except (ValueError, KeyError, TypeError):
+        pass  # unreadable: noted afresh
+    redis.hset(SUSPECTS_KEY, beat.task_id, json.dumps({"at": beat.at, "since": now}))
+    return False
+
+
+def _forget_suspects_without_a_beat(redis: Redis, beats: list[Heartbeat]) -> None:
+    """A suspect whose task let go of its heartbeat (it ended) is no longer one."""
+    beating = {beat.task_id for beat in beats}
+    gone = [
+        task_id for task_id in redis.hkeys(SUSPECTS_KEY) if runguard.as_text(task_id) not in beating
+    ]
+    if gone:
+        redis.hdel(SUSPECTS_KEY, *gone)
 
 
 def close_lost(engine: Engine, task_id: str, reason: str) -> bool:

@@ -35,9 +35,11 @@ HOST = socket.gethostname()
 
 # Claim and stamp the heartbeat in one round trip: they are the price every run pays.
 _CLAIM = "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then redis.call('hset', KEYS[2], ARGV[3], ARGV[4]) return 1 end return 0"  # noqa: E501
-# Renew a claim and stamp its heartbeat only while the claim is still ours: an expired claim
-# may be someone else's, and a released one's heartbeat must stay gone.
-_RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) redis.call('hset', KEYS[2], ARGV[3], ARGV[4]) return 1 else return 0 end"  # noqa: E501
+# Renew a claim and stamp its heartbeat only while the claim is still ours, or take it again
+# when it lapsed with nobody else taking it (Redis away for longer than the claim lasts): 1
+# renewed, 2 taken again, 0 someone else's. An expired claim may be another run's.
+_RENEW = "local holder = redis.call('get', KEYS[1]) if holder == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) elseif not holder then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) else return 0 end redis.call('hset', KEYS[2], ARGV[3], ARGV[4]) if holder then return 1 end return 2"  # noqa: E501
+RETAKEN = 2
 # Dropping the claim also drops the heartbeat, in the same round trip.
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end return redis.call('hdel', KEYS[2], ARGV[2])"  # noqa: E501
 _TAKE_OVER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) else return false end"  # noqa: E501
@@ -146,16 +148,16 @@ class RunGuard:
 
     def _renew(self, task_id: str, token: str, worker: str) -> None:
         key, expiry_ms = claim_key(task_id), CLAIM_SECONDS * 1000
-        if self.redis.eval(
-            _RENEW, 2, key, HEARTBEATS_KEY, token, expiry_ms, task_id, heartbeat(worker)
-        ):
-            return
+        # Under the lock, so a release waits: a claim let go of is never taken again here.
         with self._lock:
-            # Released since the list was taken (the task ended meanwhile): nothing lapsed.
             if self._held.get(task_id) != (token, worker):
-                return
-        log.error("task %s: its claim lapsed while it ran", task_id)
-        stamp_heartbeat(self.redis, task_id, worker)  # it still runs: the reaper must know
+                return  # released since the list was taken: the task ended meanwhile
+            beat = heartbeat(worker)
+            kept = self.redis.eval(_RENEW, 2, key, HEARTBEATS_KEY, token, expiry_ms, task_id, beat)
+        if kept == RETAKEN:
+            log.warning("task %s: its claim had lapsed (Redis away?); taken again", task_id)
+        elif not kept:
+            log.error("task %s: its claim lapsed while it ran, and another run holds it", task_id)
 
     def _ensure_renewer(self) -> None:
         """Called under the lock. A thread does not survive a fork: a pool process starts its

@@ -36,13 +36,21 @@ def state_of(engine: Engine, task_id: str) -> tuple[str, str | None]:
         return row.state, row.error
 
 
+def reap_later(engine: Engine, redis: Redis) -> list[str]:
+    """A sweep long enough after the last one to confirm what it found."""
+    later = time.time() + reaper.CONFIRM_SECONDS
+    return reaper.reap(redis, engine, lost_after=LOST_AFTER, now=later)
+
+
 def test_a_task_silent_past_the_limit_ends_lost_saying_why(engine: Engine, redis: Redis) -> None:
     running_task(engine, "gone", silent_for=90, redis=redis)
-    assert reaper.reap(redis, engine, lost_after=LOST_AFTER) == ["gone"]
+    assert reaper.reap(redis, engine, lost_after=LOST_AFTER) == []  # seen once: a suspect
+    assert reap_later(engine, redis) == ["gone"]
     state, error = state_of(engine, "gone")
     assert state == TaskState.LOST
-    assert error is not None and error.startswith("no heartbeat from its worker w1@box for 90 s")
+    assert error is not None and error.startswith("no heartbeat from its worker w1@box for 9")
     assert redis.hget(HEARTBEATS_KEY, "gone") is None
+    assert not redis.exists(reaper.SUSPECTS_KEY)
     ((_, fields),) = redis.xrevrange(STREAM_KEY, count=1)  # the page is told
     assert json.loads(fields[b"data"])["state"] == "LOST"
 
@@ -64,6 +72,7 @@ def test_a_task_that_ended_meanwhile_keeps_its_end(engine: Engine, redis: Redis)
             session, task_id="done", kind="demo", params={}, state=TaskState.SUCCESS, result={}
         )
     assert reaper.reap(redis, engine, lost_after=LOST_AFTER) == []
+    assert reap_later(engine, redis) == []
     assert state_of(engine, "done") == (TaskState.SUCCESS, None)
     assert redis.hget(HEARTBEATS_KEY, "done") is None
 
@@ -75,4 +84,27 @@ def test_one_replica_sweeps_at_a_time(engine: Engine, redis: Redis) -> None:
     assert state_of(engine, "gone")[0] == TaskState.STARTED
     redis.delete(reaper.SWEEP_LOCK_KEY)
     reaper.sweep_once(redis, engine, lost_after=LOST_AFTER)
-    assert state_of(engine, "gone")[0] == TaskState.LOST
+    assert reap_later(engine, redis) == ["gone"]
+
+
+def test_a_stale_stamp_renewed_before_the_second_look_keeps_the_task_running(
+    engine: Engine, redis: Redis
+) -> None:
+    """Redis back after a minute away: every stamp is stale until the workers' next renewal
+    (probe: a task closed LOST here went on to succeed 2.6 s later)."""
+    running_task(engine, "alive", silent_for=62, redis=redis)
+    assert reaper.reap(redis, engine, lost_after=LOST_AFTER) == []
+    redis.hset(HEARTBEATS_KEY, "alive", json.dumps({"at": time.time(), "worker": "w1@box"}))
+    assert reap_later(engine, redis) == []
+    assert state_of(engine, "alive")[0] == TaskState.STARTED
+
+
+def test_suspects_of_tasks_that_let_go_of_their_heartbeat_are_forgotten(
+    engine: Engine, redis: Redis
+) -> None:
+    running_task(engine, "ended", silent_for=90, redis=redis)
+    assert reaper.reap(redis, engine, lost_after=LOST_AFTER) == []
+    assert redis.hexists(reaper.SUSPECTS_KEY, "ended")
+    redis.hdel(HEARTBEATS_KEY, "ended")  # its run ended and released it
+    reaper.reap(redis, engine, lost_after=LOST_AFTER)
+    assert not redis.exists(reaper.SUSPECTS_KEY)

@@ -91,14 +91,35 @@ def test_a_claim_released_while_the_renewer_runs_is_not_reported_or_stamped(
     assert redis.hget(HEARTBEATS_KEY, "t-1") is None
 
 
-def test_a_claim_that_lapsed_while_held_is_reported_and_still_stamped(
+def test_a_claim_that_lapsed_while_held_is_taken_again_and_stamped(
+    redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis away for longer than a claim lasts: the run goes on, so it takes its claim again
+    (a probe saw "its claim lapsed" every 2 s after an outage, and nothing kept a second
+    delivery from running beside it)."""
+    guard = RunGuard(redis)
+    assert guard.claim("t-1", "w@host")
+    token = redis.get(claim_key("t-1"))
+    redis.delete(claim_key("t-1"), HEARTBEATS_KEY)  # lapsed while Redis was away
+    with caplog.at_level(logging.WARNING, logger="dashboard.runguard"):
+        guard.renew_all()
+    assert "taken again" in caplog.text
+    assert redis.get(claim_key("t-1")) == token and redis.pttl(claim_key("t-1")) > 5_000
+    assert redis.hget(HEARTBEATS_KEY, "t-1") is not None  # the reaper sees it running
+    assert not RunGuard(redis).claim("t-1", "w2@host", wait_seconds=0)  # a second run waits
+    guard.release("t-1")
+
+
+def test_a_claim_another_run_took_is_left_to_it(
     redis: Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     guard = RunGuard(redis)
     assert guard.claim("t-1", "w@host")
-    redis.delete(claim_key("t-1"), HEARTBEATS_KEY)  # e.g. Redis lost it in a restart
+    redis.set(claim_key("t-1"), "elsewhere:1:abc", px=60_000)
+    redis.hset(HEARTBEATS_KEY, "t-1", json.dumps({"at": 1, "worker": "w2@elsewhere"}))
     with caplog.at_level(logging.ERROR, logger="dashboard.runguard"):
         guard.renew_all()
-    assert "its claim lapsed while it ran" in caplog.text
-    assert redis.hget(HEARTBEATS_KEY, "t-1") is not None  # the run goes on: the reaper must see
+    assert "another run holds it" in caplog.text
+    assert redis.get(claim_key("t-1")) == b"elsewhere:1:abc"
+    assert json.loads(redis.hget(HEARTBEATS_KEY, "t-1"))["worker"] == "w2@elsewhere"  # type: ignore[arg-type]
     guard.release("t-1")

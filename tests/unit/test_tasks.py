@@ -1,12 +1,15 @@
 """The Celery tasks called directly (`task.run`), with sleeping and reporting replaced."""
 
 import functools
+import logging
 import smtplib
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from celery.exceptions import BackendStoreError
 
 from dashboard import lifecycle, notifications, tasks
 from dashboard.jobs import demo
@@ -114,3 +117,20 @@ def test_a_wrong_smtp_url_is_logged_not_retried(
     monkeypatch.setattr(notifications, "send_task_finished", misconfigured)
     assert tasks.mail_task_finished.run("some-task") is None
     assert "unknown scheme" in caplog.text
+
+
+def test_a_progress_tick_celery_cannot_store_is_dropped_and_the_task_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Celery raises once its retries of a store run out (about 100 s of Redis away); the tick
+    raised inside the job and failed a task that had done its work (probe finding)."""
+
+    class RedisAway:
+        request = SimpleNamespace(id="t-outage")
+
+        def update_state(self, **_: Any) -> None:
+            raise BackendStoreError("failed to store result on the backend")
+
+    with caplog.at_level(logging.WARNING, logger="dashboard.lifecycle"):
+        lifecycle.report_progress(RedisAway(), 50.0, "halfway")  # type: ignore[arg-type]
+    assert "progress of t-outage not stored" in caplog.text
