@@ -155,7 +155,13 @@ def run(settings: Settings) -> int:
         _migrate(settings.effective_database_url)
         _recover(env, embedded=embedded)
         if not supervisor.stop_requested:  # a Ctrl-C during the migrations starts nothing more
-            supervisor.start(ChildSpec("worker", role_command("worker"), env, WORKER_STOP))
+            worker = role_command("worker")
+            # Orphaned, it is killed: Redis and the rest went with the supervisor, and its tasks'
+            # messages wait in Redis's files for the next start (dashboard.supervisor says why).
+            orphaned = signal.SIGKILL
+            supervisor.start(
+                ChildSpec("worker", worker, env, WORKER_STOP, orphaned_signal=orphaned)
+            )
             supervisor.start(ChildSpec("beat", role_command("beat"), env, BEAT_STOP))
             web_spec = ChildSpec("web", role_command("web"), env, WEB_STOP, stoppable=False)
             supervisor.start(web_spec)

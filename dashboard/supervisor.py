@@ -8,10 +8,14 @@ one by one, last started first. The group is also the handle for cleaning up: Ce
 pool processes and uvicorn's worker processes inherit it, so one ``killpg`` takes them all,
 even when the child that started them has died.
 
-Each child also gets ``PR_SET_PDEATHSIG`` = SIGTERM (Linux): a supervisor killed with SIGKILL
-runs no clean-up at all, so the kernel asks its children to shut down instead and nothing is
-orphaned. The setting is tied to the thread that forked the child, so children are started
-from the main thread only, like the signal handling below.
+Each child also gets ``PR_SET_PDEATHSIG`` (Linux): a supervisor killed with SIGKILL runs no
+clean-up at all, so the kernel asks its children to shut down instead and nothing is orphaned.
+The signal is the child's `orphaned_signal`: SIGTERM, or for the worker SIGKILL. With Redis
+gone too, any shutdown of its own waits on its running tasks, which retry their writes for
+minutes; killed, it takes its pool with it (Celery gives pool processes PDEATHSIG SIGKILL) and
+the tasks' unacknowledged messages wait in Redis's files for the next start. The setting is
+tied to the thread that forked the child, so children are started from the main thread only,
+like the signal handling below.
 
 A child's exit is noticed with ``waitid(..., WNOWAIT)``, which leaves it a zombie: its pid,
 which is also its group id, cannot be reused by an unrelated process before the group has been
@@ -89,6 +93,8 @@ class ChildSpec:
     log_file: Path | None = None
     # Whether a control request may stop it (the web cannot stop the web serving the request).
     stoppable: bool = True
+    # What the kernel sends it should the supervisor die without stopping it (SIGKILL).
+    orphaned_signal: int = signal.SIGTERM
 
 
 @dataclass(frozen=True)
@@ -112,12 +118,15 @@ def role_command(role: str) -> list[str]:
 
 
 def spawn(
-    argv: Sequence[str], env: Mapping[str, str] | None = None, *, capture: bool = False
+    argv: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    *,
+    capture: bool = False,
+    orphaned_signal: int = signal.SIGTERM,
 ) -> subprocess.Popen[bytes]:
-    """Starts a child in its own process group that gets SIGTERM when its parent dies.
-
-    With `capture`, its stdout and stderr come back through one pipe (`process.stdout`)."""
-    hook = _child_setup(_prctl, os.getpid())
+    """Starts a child in its own process group that gets `orphaned_signal` when its parent
+    dies. With `capture`, its stdout and stderr come back through one pipe (`process.stdout`)."""
+    hook = _child_setup(_prctl, os.getpid(), orphaned_signal)
     output = subprocess.PIPE if capture else None
     return subprocess.Popen(
         list(argv),
@@ -150,7 +159,9 @@ def tail_file(path: Path, lines: int) -> list[str]:
     return text.splitlines()[-lines:]
 
 
-def _child_setup(prctl: Callable[..., int] | None, parent: int) -> Callable[[], None]:
+def _child_setup(
+    prctl: Callable[..., int] | None, parent: int, orphaned_signal: int = signal.SIGTERM
+) -> Callable[[], None]:
     """Runs in the child between fork and exec (the main thread's fork: see above)."""
 
     def hook() -> None:
@@ -158,7 +169,7 @@ def _child_setup(prctl: Callable[..., int] | None, parent: int) -> Callable[[], 
             signal.signal(signum, signal.SIG_DFL)
         if prctl is None:
             return
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        prctl(_PR_SET_PDEATHSIG, int(orphaned_signal), 0, 0, 0)
         if os.getppid() != parent:
             os._exit(1)  # the parent died before prctl took effect: no signal would come
 
@@ -428,7 +439,8 @@ class Supervisor:
             log.exception("could not restart %s; next try in %.2fs", child.spec.name, child.delay)
 
     def _launch(self, child: _Child) -> subprocess.Popen[bytes]:
-        process = spawn(child.spec.argv, child.spec.env, capture=True)
+        spec = child.spec
+        process = spawn(spec.argv, spec.env, capture=True, orphaned_signal=spec.orphaned_signal)
         assert process.stdout is not None
         # A daemon: a grandchild that outlived its group must not keep this process from exiting.
         threading.Thread(

@@ -23,13 +23,14 @@ import pytest
 
 from dashboard.db import make_engine
 from tests.accounts import form_token, make_user, page_csrf
-from tests.processes import embedded_env, free_port, spawn_dashboard_run
+from tests.processes import embedded_env, free_port, spawn_dashboard_run, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.same_on_every_path]
 
 START_SECONDS = 60.0
 RESTART_SECONDS = 60.0
 STOP_SECONDS = 60.0
+ORPHAN_SECONDS = 30.0  # a cold shutdown: 5 s for running tasks, then the pool is ended
 WORKER_CONCURRENCY = 2
 SYSTEM_REDIS_PORT = 6379
 
@@ -290,6 +291,27 @@ def test_a_restart_keeps_finished_tasks_and_reruns_or_closes_active_ones(tmp_pat
         lost = _task(run, running)
         assert lost["state"] == "LOST" and "lost in a restart" in lost["error"]
         assert _task(run, done)["state"] == "SUCCESS"
+        stop_and_check_nothing_is_left(run, signal.SIGTERM)
+    finally:
+        _kill_leftovers(run)
+
+
+def test_a_sigkilled_supervisor_leaves_nothing_running_even_mid_task(tmp_path: Path) -> None:
+    """The kernel tells the children when `dashboard run` dies without stopping them. The
+    worker took that as a warm shutdown and waited for its running task, with Redis gone with
+    the rest, and stayed behind for minutes (probe finding): it now stops at once, leaving
+    the task's message to the next start."""
+    run = start_run(tmp_path, free_port())
+    try:
+        running = _submit_demo(run, 60)
+        run.wait(lambda: _task(run, running)["state"] == "PROGRESS", "a running task", 60)
+        pids = {process.pid for process in run.descendants()}
+        run.process.kill()
+        run.process.wait(timeout=STOP_SECONDS)
+        wait_until(lambda: all(gone(pid) for pid in pids), "every child to exit", ORPHAN_SECONDS)
+
+        run = start_run(tmp_path, run.port)  # the task's message was kept: it runs again
+        run.wait(lambda: _task(run, running)["attempts"] >= 2, "the task to run again", 60)
         stop_and_check_nothing_is_left(run, signal.SIGTERM)
     finally:
         _kill_leftovers(run)
