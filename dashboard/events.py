@@ -15,10 +15,20 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from redis.client import Pipeline
 
-from dashboard.models import FINAL_STATES, TaskView
+from dashboard.models import FINAL_STATES, TaskState, TaskView
 
 STREAM_KEY = "dashboard:events"
 FINAL_STATE_NAMES = frozenset(state.value for state in FINAL_STATES)
+# A task ended by someone other than its run (cancelled; closed as LOST) is marked for as long
+# as the run may outlive that, and the run's progress ticks still on their way are then not
+# logged after the final state (a probe's /api/events showed REVOKED, then PROGRESS 100 %).
+ENDED_ELSEWHERE = frozenset({TaskState.REVOKED, TaskState.LOST})
+ENDED_MARK_SECONDS = 2 * 3600
+_APPEND_PROGRESS = """
+if redis.call('exists', KEYS[2]) == 1 then return false end
+return redis.call('xadd', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
+                  'type', ARGV[2], 'owner', ARGV[3], 'data', ARGV[4])
+"""
 
 
 class EventType:
@@ -73,12 +83,30 @@ def append_login_ended(redis: Redis, login: str, *, max_length: int) -> str:
 
 def append_task(redis: Redis, view: TaskView, *, max_length: int) -> str:
     """Appends a task's current view, visible to its owner."""
-    return append_event(redis, _task_event(view), max_length=max_length)
+    if view.state not in ENDED_ELSEWHERE:
+        return append_event(redis, _task_event(view), max_length=max_length)
+    with redis.pipeline(transaction=True) as pipe:  # the event and its mark together
+        add_task(pipe, view, max_length=max_length)
+        return _text(pipe.execute()[0])
 
 
 def add_task(pipe: Pipeline, view: TaskView, *, max_length: int) -> None:
     """Queues the append of a task's view on a pipeline the caller executes."""
     _xadd(pipe, _task_event(view), max_length)
+    if view.state in ENDED_ELSEWHERE:
+        pipe.set(ended_key(view.id), 1, ex=ENDED_MARK_SECONDS)
+
+
+def append_progress(redis: Redis, view: TaskView, *, max_length: int) -> str | None:
+    """Appends a running task's progress, unless it has been ended elsewhere meanwhile."""
+    fields = _fields(_task_event(view))
+    keys_and_args: list[str | int] = [STREAM_KEY, ended_key(view.id), max_length]
+    entry = redis.eval(_APPEND_PROGRESS, 2, *keys_and_args, *fields.values())
+    return None if entry is None else _text(entry)
+
+
+def ended_key(task_id: str) -> str:
+    return f"dashboard:ended:{task_id}"
 
 
 def _xadd(client: Redis | Pipeline, event: Event, max_length: int) -> Any:

@@ -152,6 +152,6 @@ def report_progress(task: AnyTask, percent: float, intermediate: str) -> None:
     view = view.model_copy(update={"state": TaskState.PROGRESS, "progress": progress})
     _running[task_id] = view
     try:
-        runtime.publish_task(view)
+        runtime.publish_progress(view)  # not once the task has been ended elsewhere
     except REDIS_UNREACHABLE as error:  # the next tick tells the same, and more
         log.warning("progress of %s not published: %s", task_id, error)

@@ -10,7 +10,7 @@ from redis import Redis
 from sqlalchemy import Engine
 
 from dashboard.db import make_engine
-from dashboard.events import append_task
+from dashboard.events import append_progress, append_task
 from dashboard.models import TaskView
 from dashboard.settings import get_settings
 
@@ -32,3 +32,7 @@ def reset_after_fork() -> None:
 
 def publish_task(view: TaskView) -> str:
     return append_task(redis(), view, max_length=get_settings().event_log_length)
+
+
+def publish_progress(view: TaskView) -> str | None:
+    return append_progress(redis(), view, max_length=get_settings().event_log_length)

@@ -117,8 +117,9 @@ def test_task_event_addresses_the_list_the_task_belongs_in(task: object, list_id
 
 
 def test_task_lists_render_their_rows() -> None:
-    active = html("partials/active_tasks.html", active=[running_pi()])
+    active = html("partials/active_tasks.html", active=[running_pi()], scope="all")
     assert root_id(active) == "active-tasks" and 'id="active-rows"' in active
+    assert 'data-refresh="/fragments/active?scope=all"' in active  # a cut list asks here
     finished = html(
         "partials/finished_tasks.html",
         finished=[finished_pi()],
