@@ -5,6 +5,7 @@ a browser the login page (303, or HX-Redirect for an htmx request, which cannot 
 redirect into a region of the page).
 """
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -15,21 +16,36 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from dashboard.accounts.viewer import CsrfRefused, LoginRequired
 from dashboard.enqueue import BrokerUnavailable
+from dashboard.retrying import DATABASE_UNREACHABLE
 from dashboard.securityheaders import header_dict
 from dashboard.storabletext import printable
 from dashboard.submissions import readable
 
+log = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER_SECONDS = 5
 # Paths whose callers are programs (or EventSource), which a redirect to a form would not help.
 MACHINE_PREFIXES = ("/api/", "/events", "/fragments/", "/openapi.json", "/metrics")
 
 
 async def _broker_unavailable(_request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=503)
+
+
+async def _database_unavailable(request: Request, error: Exception) -> Response:
+    """The database away, locked past its busy timeout, or its pool dry: a 503 to try again
+    (a probe got a bare 500 after 30 s of SQLite held locked by another program)."""
+    log.warning("database unavailable for %s %s: %s", request.method, request.url.path, error)
+    detail = "the database is unavailable at the moment; try again shortly"
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+    if _wants_page(request):
+        return _error_page(request, 503, detail, headers=headers)
+    return JSONResponse({"detail": detail}, status_code=503, headers=headers)
 
 
 async def _login_required(request: Request, error: Exception) -> Response:
@@ -220,6 +236,8 @@ async def _server_error(request: Request, error: Exception) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _server_error)
     app.add_exception_handler(BrokerUnavailable, _broker_unavailable)
+    for unavailable in (*DATABASE_UNREACHABLE, PoolTimeout):
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
     app.add_exception_handler(HTTPException, _http_error)
