@@ -28,7 +28,11 @@ log = logging.getLogger(__name__)
 
 
 class BrokerUnavailable(RuntimeError):
-    """The task could not be queued; its row records why."""
+    """The task could not be queued; its row (`task_id`, ended FAILURE) records why."""
+
+    def __init__(self, message: str, task_id: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,8 @@ def enqueue(
         except (OperationalError, RedisError) as error:
             log.warning("task %s could not be queued: %s", task_id, error)
             _record_refusal(engine, redis, view, event_log_length, error)
-            raise BrokerUnavailable(f"the task queue is unreachable: {error}") from error
+            message = f"the task queue is unreachable: {error}"
+            raise BrokerUnavailable(message, task_id) from error
         log.info("%s task %s queued with %s", new_task.kind, task_id, new_task.params)
     return view
 

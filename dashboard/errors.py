@@ -34,7 +34,12 @@ MACHINE_PREFIXES = ("/api/", "/events", "/fragments/", "/openapi.json", "/metric
 
 
 async def _broker_unavailable(_request: Request, error: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(error)}, status_code=503)
+    """With the id of the row that records the refusal (it is in the Finished list as FAILURE,
+    saying why): a client can tell it from the tasks it did start."""
+    assert isinstance(error, BrokerUnavailable)
+    body = {"detail": str(error), "id": error.task_id}
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+    return JSONResponse(body, status_code=503, headers=headers)
 
 
 async def _database_unavailable(request: Request, error: Exception) -> Response:

@@ -74,8 +74,11 @@ def assert_refused(page: httpx.Response, api: httpx.Response, database_url: str)
     assert page.status_code == 503 and "Not started: the task queue is unreachable" in page.text
     assert 'id="pi-form"' in page.text
     assert api.status_code == 503 and "unreachable" in api.json()["detail"]
+    assert api.headers["retry-after"] == "5"
     recorded = rows(database_url)
     assert len(recorded) == 2
+    # The API's answer names the row that records the refusal.
+    assert api.json()["id"] in {row.id for row in recorded}
     assert all(row.state == "FAILURE" for row in recorded)
     assert all(row.error and row.error.startswith("could not be queued") for row in recorded)
 
