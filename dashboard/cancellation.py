@@ -54,7 +54,9 @@ def _cancel(services: Services, session: Session, row: Task, by: Viewer) -> Task
     )
     view = None if ended is None else endings.view_with_owner(session, ended)
     if view is None:
-        raise NotCancellable(f"the task has ended already ({row.state})")
+        # Say how it ended: the row read before this write may be older (a cancel at once).
+        now = crud.get_task(session, task_id=row.id, fresh=True)
+        raise NotCancellable(f"the task has ended already ({(now or row).state})")
     log.info("task %s cancelled by user %s", row.id, by.id)
     metrics.count_ending(services.redis, view)
     _tell_the_workers(services, row.id)

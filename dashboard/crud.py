@@ -49,11 +49,12 @@ def create_task(
     return taskwrites.insert(session, task)
 
 
-def get_task(session: Session, *, task_id: str) -> Task | None:
+def get_task(session: Session, *, task_id: str, fresh: bool = False) -> Task | None:
+    """The row; `fresh` reads it again even when the session holds it already (as it was)."""
     # No task id is longer, or holds a NUL (which PostgreSQL refuses outright): not found.
     if len(task_id) > MAX_TASK_ID or "\x00" in task_id:
         return None
-    return session.get(Task, task_id)
+    return session.get(Task, task_id, populate_existing=fresh)
 
 
 def ids_starting_with(session: Session, *, prefix: str, owner_id: int | None) -> list[str]:
