@@ -173,6 +173,16 @@ def test_a_search_too_short_says_so() -> None:
         filters=FinishedFilter(typed="ab"),
     )
     assert "3 characters or more" in markup and 'sse-swap="finished-list"' in markup
+    assert "showing every task." in markup
+    # With a state chosen, not every task shows: the note says so (QA finding).
+    filtered = html(
+        "partials/finished_list.html",
+        finished=[],
+        next_cursor=None,
+        scope="mine",
+        filters=FinishedFilter(typed="ab", state=TaskState.FAILURE),
+    )
+    assert "showing every task the other filters let through." in filtered
 
 
 def test_finished_page_appends_rows_and_ends_without_a_button() -> None:
