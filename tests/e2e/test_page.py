@@ -317,6 +317,12 @@ def test_the_page_fits_a_phone_and_a_laptop_window(signed_in: Page) -> None:
     running.scroll_into_view_if_needed()
     expect(running.locator("button.cancel")).to_be_in_viewport()
     expect(running.locator("progress")).to_be_in_viewport()
+    # The workers stack too, and the hosts' gauges come before the Finished list (QA).
+    expect(page.locator("#fleet tr.worker-row")).not_to_have_count(0, timeout=15_000)
+    assert page.locator("#fleet").evaluate("(card) => card.scrollWidth <= card.clientWidth")
+    expect(page.locator("#fleet [data-metric=done]").first).to_be_visible()
+    gauges, finished = page.locator("#host-gauges"), page.locator("#finished-tasks")
+    assert gauges.bounding_box()["y"] < finished.bounding_box()["y"]  # type: ignore[index]
     page.set_viewport_size({"width": 1280, "height": 900})
     assert page_is_no_wider_than_the_window(page)
     # The Active card needs no sideways scrolling to reach Cancel.

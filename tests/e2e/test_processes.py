@@ -132,3 +132,17 @@ def test_all_users_fits_a_laptop_window_with_every_column_in_view(
     page.on("dialog", lambda dialog: dialog.accept())
     running.locator("button.cancel").click()  # tidy: leave no 30-second task behind
     expect(page.locator("#active-rows tr.task-row")).to_have_count(0, timeout=10_000)
+
+
+def test_the_processes_page_fits_a_phone(admin_page: Page, live_server: str) -> None:
+    """QA: at 390 pixels the buttons were off the screen, past the pid and uptime columns."""
+    page = admin_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server}/processes")
+    card = page.locator("#processes")
+    expect(page.locator("#process-worker")).to_have_attribute("data-state", "running")
+    assert card.evaluate("(card) => card.scrollWidth <= card.clientWidth")
+    expect(page.get_by_role("button", name="Restart worker")).to_be_in_viewport()
+    expect(page.locator("#process-worker .process-extra")).to_contain_text("up ")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    expect(page.locator("#process-worker .process-extra")).to_be_hidden()  # its own column
