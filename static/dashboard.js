@@ -423,6 +423,16 @@
     return (step < 60 ? timeFormats.today : minuteFormat).format(new Date(t * 1000));
   }
 
+  function percent(value) {
+    return value.toFixed(1) + " %";
+  }
+
+  function shownAt(value, series, idx, format) {
+    const values = chart.data[series];
+    const shown = idx == null ? values[values.length - 1] : value;
+    return shown == null ? "–" : format(shown);
+  }
+
   function makeChart(container) {
     const options = {
       width: chartWidth(container),
@@ -433,10 +443,12 @@
         { space: 80, incrs: TIME_STEPS, values: (_, ticks, _axis, _space, step) => ticks.map((t) => chartTime(t, step)) },
         { size: 56, values: (_, ticks) => ticks.map((v) => v + " %") },
       ],
+      // Under the chart, the figures where the pointer is; elsewhere, the latest ones (QA: the
+      // legend read "Time: – CPU: – Memory: –" unless a pointer was over the chart).
       series: [
-        { value: (_, t) => t == null ? "–" : timeFormats.today.format(new Date(t * 1000)) },
-        { label: "CPU", stroke: "#2563eb", width: 2, value: (_, v) => v == null ? "–" : v.toFixed(1) + " %" },
-        { label: "Memory", stroke: "#d97706", width: 2, value: (_, v) => v == null ? "–" : v.toFixed(1) + " %" },
+        { value: (_, t, series, idx) => shownAt(t, series, idx, (v) => timeFormats.today.format(new Date(v * 1000))) },
+        { label: "CPU", stroke: "#2563eb", width: 2, value: (_, v, series, idx) => shownAt(v, series, idx, percent) },
+        { label: "Memory", stroke: "#d97706", width: 2, value: (_, v, series, idx) => shownAt(v, series, idx, percent) },
       ],
     };
     return new uPlot(options, chart.data, container);
@@ -459,7 +471,9 @@
     if (element.id !== "host-gauges" || !element.dataset.takenAt) return;
     const { takenAt, cpu, memory } = element.dataset;
     addPoint(Number(takenAt), Number(cpu), Number(memory));
-    if (chart.plot) chart.plot.setData(chart.data);
+    if (!chart.plot) return;
+    chart.plot.setData(chart.data);
+    if (chart.plot.cursor.idx == null) chart.plot.setLegend({ idx: null }); // the latest figures
   }
 
   // Notices: a toast closes on its button or by itself after a while. Of my tasks' notices a

@@ -39,9 +39,13 @@ def test_the_gauges_show_numbers_that_change(signed_in: Page, console_errors: li
     )
     assert page.locator("#host-gauges time").get_attribute("datetime") != first_sample
     expect(page.locator("#host-chart .uplot canvas")).to_have_count(1)
+    # Unpointed, the legend says the latest figures (QA: it read "–" for each).
+    legend = page.locator("#host-chart .u-legend .u-series .u-value")
+    expect(legend.nth(1)).to_have_text(re.compile(r"^\d+\.\d %$"))
+    moment = legend.first
+    expect(moment).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))
     # Pointing at the chart shows that moment on the page's 24-hour clock.
     page.locator("#host-chart .u-over").hover()
-    moment = page.locator("#host-chart .u-legend .u-series").first.locator(".u-value")
     expect(moment).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))
     expect(page.locator("#host-gauges table.disks tbody tr").first).to_contain_text("/")
     assert console_errors == []
