@@ -150,11 +150,20 @@ class DashboardApp(FastAPI):
         return HeadAsGet(StreamHandover(super().build_middleware_stack()))
 
 
+API_DESCRIPTION = (
+    "[← back to the dashboard](/) · [your account and tokens](/account)\n\n"
+    "Click **Authorize** and paste a personal token from your account page; every call then "
+    "acts as you. Streams (`/api/events`) are Server-Sent Events."
+)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = DashboardApp(
         title="dashboard",
         summary="Live operations page for background work: tasks, host gauges and progress.",
+        # Shown at the top of /docs, which has no way back to the page of its own (QA).
+        description=API_DESCRIPTION,
         lifespan=lifespan,
         # Served by dashboard.routes.docs instead, behind the login and without a CDN.
         docs_url=None,

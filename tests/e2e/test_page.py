@@ -39,7 +39,7 @@ def test_the_gauges_show_numbers_that_change(signed_in: Page, console_errors: li
     )
     assert page.locator("#host-gauges time").get_attribute("datetime") != first_sample
     expect(page.locator("#host-chart .uplot canvas")).to_have_count(1)
-    # Unpointed, the legend says the latest figures (QA: it read "–" for each).
+    # Unpointed, the legend says the latest figures (QA: it read a dash for each).
     legend = page.locator("#host-chart .u-legend .u-series .u-value")
     expect(legend.nth(1)).to_have_text(re.compile(r"^\d+\.\d %$"))
     moment = legend.first
@@ -574,3 +574,12 @@ def test_a_cut_list_that_has_room_again_shows_the_queued_tasks_it_could_not(
         expect(page.locator("#active-capped")).to_be_hidden()
     finally:
         delete_tasks(live_state, ids)
+
+
+def test_the_api_docs_lead_back_to_the_page(signed_in: Page, live_server: str) -> None:
+    """QA: /docs had no way back to the dashboard."""
+    page = signed_in
+    page.goto(f"{live_server}/docs")
+    back = page.get_by_role("link", name="← back to the dashboard")
+    expect(back).to_be_visible(timeout=15_000)
+    expect(back).to_have_attribute("href", "/")  # Swagger UI opens it in a new tab
