@@ -480,7 +480,13 @@
   // few show at once: a burst of endings would otherwise cover the page. Older ones give way
   // to one line that counts them (the Finished list holds them all).
   const TOAST_SECONDS = 12;
-  const MAX_TASK_TOASTS = 4;
+  // Fewer on a phone, where four covered a third of the screen (QA).
+  const MAX_TASK_TOASTS = { wide: 4, narrow: 2 };
+
+  function maxTaskToasts() {
+    return window.matchMedia("(max-width: 700px)").matches
+      ? MAX_TASK_TOASTS.narrow : MAX_TASK_TOASTS.wide;
+  }
 
   function toastSeconds(toast) {
     const box = toast.closest(".toasts");
@@ -512,7 +518,7 @@
     const box = document.getElementById("task-toasts");
     if (!box) return;
     const toasts = Array.from(box.querySelectorAll(".toast[data-task-id]"));
-    const extra = toasts.length - MAX_TASK_TOASTS;
+    const extra = toasts.length - maxTaskToasts();
     if (extra <= 0) return;
     for (const toast of toasts.slice(0, extra)) toast.remove();
     countEarlierToasts(box, extra);
