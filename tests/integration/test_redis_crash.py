@@ -176,12 +176,14 @@ def _worker_wrote_since(client: Redis, wall_clock: float) -> bool:
 
 
 def test_the_worker_outlives_a_redis_outage_with_a_task_running(
-    stack: Stack, engine: Engine
+    stack: Stack, engine: Engine, broker_url: str | None
 ) -> None:
     """kombu hands a running task's message back when its connection drops, which it cannot do
     with Redis away; closing the broken connection then tried again on a transport it had let
     go of, and the worker's main process shut down on the AttributeError once its running task
     ended (QA finding: Redis stopped from the Processes page for a few seconds)."""
+    if broker_url:  # the session's worker shares that broker and could take the task
+        pytest.skip("a failure of kombu's Redis transport: here RabbitMQ is the broker")
     user = make_user(engine, prefix="outage")
     (running,) = submit(stack, user, 1, 3)
     wait_until(lambda: stack.states(user, [running]) == ["PROGRESS"], "the task to start", 30)
