@@ -28,7 +28,8 @@ from dashboard.storabletext import printable
 from dashboard.submissions import readable
 
 log = logging.getLogger(__name__)
-DATABASE_RETRY_AFTER_SECONDS = 5
+# How soon to try again when the queue or the database cannot answer (503).
+RETRY_AFTER_SECONDS = 5
 # Paths whose callers are programs (or EventSource), which a redirect to a form would not help.
 MACHINE_PREFIXES = ("/api/", "/events", "/fragments/", "/openapi.json", "/metrics")
 
@@ -38,7 +39,7 @@ async def _broker_unavailable(_request: Request, error: Exception) -> JSONRespon
     saying why): a client can tell it from the tasks it did start."""
     assert isinstance(error, BrokerUnavailable)
     body = {"detail": str(error), "id": error.task_id}
-    headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return JSONResponse(body, status_code=503, headers=headers)
 
 
@@ -47,10 +48,8 @@ async def _database_unavailable(request: Request, error: Exception) -> Response:
     (a probe got a bare 500 after 30 s of SQLite held locked by another program)."""
     log.warning("database unavailable for %s %s: %s", request.method, request.url.path, error)
     detail = "the database is unavailable at the moment; try again shortly"
-    headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
-    if _wants_page(request):
-        return _error_page(request, 503, detail, headers=headers)
-    return JSONResponse({"detail": detail}, status_code=503, headers=headers)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return await _http_error(request, HTTPException(503, detail=detail, headers=headers))
 
 
 async def _login_required(request: Request, error: Exception) -> Response:

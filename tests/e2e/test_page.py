@@ -503,6 +503,20 @@ def test_the_active_heading_and_the_window_title_count_the_work(signed_in: Page)
     expect(page).to_have_title("dashboard")
 
 
+def queue_backlog(live_state: Path, owner_id: int, prefix: str, count: int) -> list[str]:
+    """`count` rows queued an hour from now, a second apart (so after any task the test starts,
+    by their times), the oldest first; rows only: no worker will take them. Their ids."""
+    later = utcnow() + timedelta(hours=1)
+    backlog = [
+        Task(id=f"{prefix}-{owner_id}-{number}", owner_id=owner_id, kind="demo",
+             params={"seconds": 1}, state="QUEUED", queued_at=later + timedelta(seconds=number))
+        for number in range(count)
+    ]  # fmt: skip
+    ids = [task.id for task in backlog]  # read before the rows are stored
+    insert_tasks(live_state, *backlog)
+    return ids
+
+
 def test_a_long_queue_shows_what_runs_and_says_it_is_cut(
     signed_in: Page, live_server: str, live_state: Path
 ) -> None:
@@ -511,14 +525,7 @@ def test_a_long_queue_shows_what_runs_and_says_it_is_cut(
     me = page.request.get(f"{live_server}/api/me").json()
     # Queued after the task that will run (their times say so): the newest by queue time
     # alone would leave the running one out.
-    later = utcnow() + timedelta(hours=1)
-    backlog = [
-        Task(id=f"backlog-{me['id']}-{number}", owner_id=me["id"], kind="demo",
-             params={"seconds": 1}, state="QUEUED", queued_at=later + timedelta(seconds=number))
-        for number in range(ACTIVE_LIMIT + 20)
-    ]  # fmt: skip
-    backlog_ids = [task.id for task in backlog]
-    insert_tasks(live_state, *backlog)  # rows only: no worker will take them
+    backlog_ids = queue_backlog(live_state, me["id"], "backlog", ACTIVE_LIMIT + 20)
     try:
         start_demo(page, "30")
         running = page.locator("#active-rows tr[data-state=PROGRESS]")
@@ -552,14 +559,7 @@ def test_a_cut_list_that_has_room_again_shows_the_queued_tasks_it_could_not(
     """QA: "360+ queued" stayed on the page after the queue had shrunk to fit the list."""
     page = signed_in
     me = page.request.get(f"{live_server}/api/me").json()
-    later = utcnow() + timedelta(hours=1)
-    backlog = [
-        Task(id=f"room-{me['id']}-{number:03}", owner_id=me["id"], kind="demo",
-             params={"seconds": 1}, state="QUEUED", queued_at=later + timedelta(seconds=number))
-        for number in range(ACTIVE_LIMIT + 3)
-    ]  # fmt: skip
-    ids = [task.id for task in backlog]  # read before the rows are stored
-    insert_tasks(live_state, *backlog)  # rows only: no worker will take them
+    ids = queue_backlog(live_state, me["id"], "room", ACTIVE_LIMIT + 3)
     try:
         page.reload()
         expect(page.locator("#active-count")).to_have_text(f"{ACTIVE_LIMIT}+ queued")
