@@ -76,9 +76,9 @@ def _tell_the_workers(services: Services, task_id: str) -> None:
         log.warning("could not tell the workers that %s is cancelled: %s", task_id, error)
 
 
-def retry(services: Services, session: Session, row: Task) -> TaskView:
-    """A new task with the same parameters, for the same owner, naming the one it repeats.
-    `session` is the request's, which read `row`."""
+def retry(services: Services, session: Session, row: Task, task_id: str | None = None) -> TaskView:
+    """A new task (`task_id`, or a new id) with the same parameters, for the same owner,
+    naming the one it repeats. `session` is the request's, which read `row`."""
     if TaskState(row.state) not in (TaskState.FAILURE, TaskState.REVOKED, TaskState.LOST):
         raise NotRetryable(f"only a failed, cancelled or lost task can be retried ({row.state})")
     params = dict(row.params)
@@ -91,6 +91,7 @@ def retry(services: Services, session: Session, row: Task) -> TaskView:
         owner_email=users.email_of(session, user_id=row.owner_id),
         notify_email=row.notify_email,
         retry_of=row.id,
+        task_id=task_id,
     )
     # Starting it writes through a session of its own: the request's gives its connection
     # back first (one connection per request, see taskviews.views_of).

@@ -43,12 +43,13 @@ class NewTask:
     owner_email: str | None
     notify_email: bool = False
     retry_of: str | None = None
+    task_id: str | None = None  # None: a new one (an idempotency key names its own first)
 
 
 def enqueue(
     new_task: NewTask, *, engine: Engine, redis: Redis, celery_app: Celery, event_log_length: int
 ) -> TaskView:
-    task_id = str(uuid.uuid4())
+    task_id = new_task.task_id or str(uuid.uuid4())
     with logcontext.about_task(task_id, new_task.owner_id):
         view = _insert(engine, task_id, new_task)
         try:

@@ -22,7 +22,7 @@ from starlette.formparsers import MultiPartException
 
 from dashboard.accounts.viewer import CsrfRefused, LoginRequired
 from dashboard.enqueue import BrokerUnavailable
-from dashboard.retrying import DATABASE_UNREACHABLE
+from dashboard.retrying import DATABASE_UNREACHABLE, REDIS_UNREACHABLE
 from dashboard.securityheaders import header_dict
 from dashboard.storabletext import printable
 from dashboard.submissions import readable
@@ -48,6 +48,15 @@ async def _database_unavailable(request: Request, error: Exception) -> Response:
     (a probe got a bare 500 after 30 s of SQLite held locked by another program)."""
     log.warning("database unavailable for %s %s: %s", request.method, request.url.path, error)
     detail = "the database is unavailable at the moment; try again shortly"
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return await _http_error(request, HTTPException(503, detail=detail, headers=headers))
+
+
+async def _redis_unavailable(request: Request, error: Exception) -> Response:
+    """Redis away: the queue, the event log and the login limits are in it. A 503 to try
+    again, as for the database, not a 500."""
+    log.warning("redis unavailable for %s %s: %s", request.method, request.url.path, error)
+    detail = "the task queue is unreachable at the moment; try again shortly"
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return await _http_error(request, HTTPException(503, detail=detail, headers=headers))
 
@@ -242,6 +251,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BrokerUnavailable, _broker_unavailable)
     for unavailable in (*DATABASE_UNREACHABLE, PoolTimeout):
         app.add_exception_handler(unavailable, _database_unavailable)
+    for unavailable in REDIS_UNREACHABLE:
+        app.add_exception_handler(unavailable, _redis_unavailable)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
     app.add_exception_handler(HTTPException, _http_error)

@@ -10,30 +10,41 @@ from dashboard.services import Services
 from dashboard.submissions import CsvRequest, DemoRequest, Notified, PiRequest
 
 
-def start_pi(services: Services, request: PiRequest, owner: Viewer) -> TaskView:
+def start_pi(
+    services: Services, request: PiRequest, owner: Viewer, task_id: str | None = None
+) -> TaskView:
     params = {"digits": request.digits, "method": request.method.value}
-    return _start(services, TaskKind.PI, params, owner, request)
+    return _start(services, TaskKind.PI, params, owner, request, task_id)
 
 
-def start_demo(services: Services, request: DemoRequest, owner: Viewer) -> TaskView:
+def start_demo(
+    services: Services, request: DemoRequest, owner: Viewer, task_id: str | None = None
+) -> TaskView:
     # A random outcome is drawn now and stored, so a re-run after a crash ends the same way.
     params = {
         "seconds": request.seconds,
         "should_fail": decide_failure(request.should_fail),
         "chosen_at_random": request.should_fail is None,
     }
-    return _start(services, TaskKind.DEMO, params, owner, request)
+    return _start(services, TaskKind.DEMO, params, owner, request, task_id)
 
 
-def start_csv(services: Services, request: CsvRequest, owner: Viewer) -> TaskView:
+def start_csv(
+    services: Services, request: CsvRequest, owner: Viewer, task_id: str | None = None
+) -> TaskView:
     params: dict[str, Any] = {"source": request.source}
     if request.source == "sample":
         params["rows"] = request.rows
-    return _start(services, TaskKind.CSV, params, owner, request)
+    return _start(services, TaskKind.CSV, params, owner, request, task_id)
 
 
 def _start(
-    services: Services, kind: TaskKind, params: dict[str, Any], owner: Viewer, request: Notified
+    services: Services,
+    kind: TaskKind,
+    params: dict[str, Any],
+    owner: Viewer,
+    request: Notified,
+    task_id: str | None,
 ) -> TaskView:
     new_task = NewTask(
         kind=kind.value,
@@ -41,6 +52,7 @@ def _start(
         owner_id=owner.id,
         owner_email=owner.email,
         notify_email=request.notify_email,
+        task_id=task_id,
     )
     return start(services, new_task)
 

@@ -19,6 +19,7 @@ import os
 import socket
 import sys
 import termios
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -41,6 +42,10 @@ from dashboard.client.stream import EventFollower, SseMessage, describe_http_err
 DEFAULT_URL = "http://127.0.0.1:8000"
 PASSWORD_PROMPT = "password: "
 REQUEST_TIMEOUT = httpx.Timeout(10.0)
+# A start is sent at most this often, this far apart, while its answer does not arrive.
+START_SENDS = 3
+RESEND_PAUSE_SECONDS = 1.0
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Login waits this long for the stream to answer, so tasks started next are not missed.
 STREAM_READY_SECONDS = 5.0
 # Exit waits at most this long to revoke the token it made; an unreachable server does not
@@ -177,11 +182,27 @@ class ClientSession:
     async def start_task(self, command: StartTask) -> None:
         if not self._logged_in():
             return
-        response = await self.http.post(command.path, json=command.body)
+        response = await self._send_start(command)
         if response.status_code != 202:
             self.console.say(f"{command.kind} refused: {detail_of(response)}")
             return
         self.console.say(f"started {command.kind} {response.json()['id']}")
+
+    async def _send_start(self, command: StartTask) -> httpx.Response:
+        """Sent again when the answer is lost on the way (a timeout, a dropped connection):
+        with the same Idempotency-Key the server starts the task once, however often it is
+        sent. A 409 means the first send is still being answered."""
+        headers = {IDEMPOTENCY_HEADER: str(uuid.uuid4())}
+        for _ in range(START_SENDS - 1):
+            try:
+                response = await self.http.post(command.path, json=command.body, headers=headers)
+            except httpx.TransportError:
+                await asyncio.sleep(RESEND_PAUSE_SECONDS)
+                continue
+            if response.status_code != 409:
+                return response
+            await asyncio.sleep(RESEND_PAUSE_SECONDS)
+        return await self.http.post(command.path, json=command.body, headers=headers)
 
     async def list_tasks(self) -> None:
         if not self._logged_in():

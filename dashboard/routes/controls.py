@@ -3,7 +3,7 @@ page (Retry to the new task's), and a refusal is a page saying why. With script,
 post to the JSON API instead (htmx) and the page follows over its event stream. Both do what
 the API's routes do, refusals (404, 403, 409) included: these call them."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import RedirectResponse
 
 from dashboard.deps import LOGGED_IN, CurrentUser, ServicesDep, SessionDep
@@ -24,5 +24,5 @@ def cancel_from_page(
 def retry_from_page(
     task_id: str, services: ServicesDep, session: SessionDep, viewer: CurrentUser
 ) -> RedirectResponse:
-    created = retry_task(task_id, services, session, viewer)
+    created = retry_task(task_id, services, session, viewer, Response())
     return RedirectResponse(f"/tasks/{created.id}", status_code=303)

@@ -5,12 +5,14 @@ state PROTECTED (the task exists, and it is not theirs); an unknown id is 404. A
 read every task.
 """
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Header, HTTPException, Query, Response
 from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel
 
-from dashboard import artifacts, cancellation, crud
+from dashboard import artifacts, cancellation, crud, idempotency
 from dashboard.accounts.viewer import Viewer
 from dashboard.deps import LOGGED_IN, AudienceDep, CurrentUser, ServicesDep, SessionDep
 from dashboard.models import Task, TaskCreated, TaskKind, TaskPage, TaskState, TaskView
@@ -38,24 +40,102 @@ FILE_ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/pi", status_code=202, response_model=TaskCreated)
-def create_pi_task(request: PiRequest, services: ServicesDep, viewer: CurrentUser) -> TaskCreated:
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=idempotency.HEADER,
+        min_length=1,
+        max_length=idempotency.MAX_LENGTH,
+        pattern=idempotency.PATTERN,
+        description="Any text of yours, new for each start you mean once (a UUID, say). "
+        "Sent again with the same request within a day, the answer names the task the "
+        "first one started (with `Idempotent-Replayed: true`) instead of starting another.",
+    ),
+]
+START_ANSWERS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The first request with this Idempotency-Key is still being answered"},
+    422: {"description": "Invalid input, or an Idempotency-Key used for a different request"},
+}
+
+
+@router.post("/pi", status_code=202, response_model=TaskCreated, responses=START_ANSWERS)
+def create_pi_task(
+    request: PiRequest,
+    services: ServicesDep,
+    viewer: CurrentUser,
+    response: Response,
+    key: IdempotencyKey = None,
+) -> TaskCreated:
     """Computes pi to `digits` decimals (Chudnovsky up to 1,000,000; Leibniz up to 10)."""
-    return TaskCreated(id=start_pi(services, request, viewer).id)
+    return _started_once(
+        services,
+        viewer,
+        key,
+        ("pi", request),
+        response,
+        lambda task_id: start_pi(services, request, viewer, task_id).id,
+    )
 
 
-@router.post("/demo", status_code=202, response_model=TaskCreated)
+@router.post("/demo", status_code=202, response_model=TaskCreated, responses=START_ANSWERS)
 def create_demo_task(
-    request: DemoRequest, services: ServicesDep, viewer: CurrentUser
+    request: DemoRequest,
+    services: ServicesDep,
+    viewer: CurrentUser,
+    response: Response,
+    key: IdempotencyKey = None,
 ) -> TaskCreated:
     """Sleeps `seconds`, then fails or succeeds (`should_fail` null: a coin toss)."""
-    return TaskCreated(id=start_demo(services, request, viewer).id)
+    return _started_once(
+        services,
+        viewer,
+        key,
+        ("demo", request),
+        response,
+        lambda task_id: start_demo(services, request, viewer, task_id).id,
+    )
 
 
-@router.post("/csv", status_code=202, response_model=TaskCreated)
-def create_csv_task(request: CsvRequest, services: ServicesDep, viewer: CurrentUser) -> TaskCreated:
+@router.post("/csv", status_code=202, response_model=TaskCreated, responses=START_ANSWERS)
+def create_csv_task(
+    request: CsvRequest,
+    services: ServicesDep,
+    viewer: CurrentUser,
+    response: Response,
+    key: IdempotencyKey = None,
+) -> TaskCreated:
     """Writes a CSV file: `rows` rows of sample data, or (`source: history`) my task history."""
-    return TaskCreated(id=start_csv(services, request, viewer).id)
+    return _started_once(
+        services,
+        viewer,
+        key,
+        ("csv", request),
+        response,
+        lambda task_id: start_csv(services, request, viewer, task_id).id,
+    )
+
+
+def _started_once(
+    services: ServicesDep,
+    viewer: Viewer,
+    key: str | None,
+    request: tuple[str, Any],
+    response: Response,
+    start: Callable[[str], str],
+) -> TaskCreated:
+    """The task `start` starts, or the one an earlier request with the same key started."""
+    kind, body = request
+    asked = [kind, body.model_dump(mode="json") if isinstance(body, BaseModel) else body]
+    try:
+        started = idempotency.start_once(services.redis, viewer.id, key, asked, start)
+    except idempotency.KeyReused as error:
+        detail = [{"loc": ["header", idempotency.HEADER], "msg": str(error), "type": "value_error"}]
+        raise HTTPException(422, detail=detail) from error
+    except idempotency.KeyInUse as error:
+        raise HTTPException(409, detail=str(error), headers={"Retry-After": "1"}) from error
+    if started.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return TaskCreated(id=started.task_id)
 
 
 @router.get("", response_model=TaskPage)
@@ -137,18 +217,30 @@ def cancel_task(
 
 
 @router.post(
-    "/{task_id}/retry", status_code=202, response_model=TaskCreated, responses=CONTROL_ANSWERS
+    "/{task_id}/retry",
+    status_code=202,
+    response_model=TaskCreated,
+    responses={**CONTROL_ANSWERS, **START_ANSWERS},
 )
 def retry_task(
-    task_id: str, services: ServicesDep, session: SessionDep, viewer: CurrentUser
+    task_id: str,
+    services: ServicesDep,
+    session: SessionDep,
+    viewer: CurrentUser,
+    response: Response,
+    key: IdempotencyKey = None,
 ) -> TaskCreated:
     """Starts a failed, cancelled or lost task again: a new task with the same parameters,
     whose `retry_of` names this one."""
     row = _readable(session, viewer, task_id)
-    try:
-        return TaskCreated(id=cancellation.retry(services, session, row).id)
-    except cancellation.NotRetryable as error:
-        raise HTTPException(409, detail=str(error)) from error
+
+    def start(new_id: str) -> str:
+        try:
+            return cancellation.retry(services, session, row, new_id).id
+        except cancellation.NotRetryable as error:
+            raise HTTPException(409, detail=str(error)) from error
+
+    return _started_once(services, viewer, key, ("retry", task_id), response, start)
 
 
 @router.get("/{task_id}/file", response_class=FileResponse, responses=FILE_ANSWERS)

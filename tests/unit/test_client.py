@@ -413,3 +413,25 @@ def test_logout_revokes_the_token_login_made_and_forgets_it() -> None:
     assert ("POST", "/api/tasks/pi", "Bearer dsh_secret") in calls
     assert ("DELETE", "/api/tokens/7", "Bearer dsh_secret") in calls
     assert calls[-1][0] == "DELETE"  # nothing was sent after logging out
+
+
+def test_a_start_whose_answer_is_lost_is_sent_again_with_the_same_key() -> None:
+    calls: list[Call] = []
+    keys: list[str | None] = []
+    server = pretend_server(calls)
+
+    def lossy(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/tasks/pi":
+            keys.append(request.headers.get("Idempotency-Key"))
+            if len(keys) == 1:  # the first send's answer never arrives
+                raise httpx.ReadTimeout("timed out", request=request)
+        return server.handler(request)  # type: ignore[no-any-return]
+
+    out = io.StringIO()
+    commands = ("login a@example.com pw12345678", "pi 5", "pi 6", "logout")
+    run(type_commands(httpx.MockTransport(lossy), out, *commands), timeout=10)
+
+    assert f"started pi {TASK_ID}" in out.getvalue().splitlines()
+    # Two sends of the first start with one key; the next start has a key of its own.
+    assert len(keys) == 3 and keys[0] == keys[1] != keys[2]
+    assert all(key and len(key) == 36 for key in keys)
