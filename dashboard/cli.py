@@ -253,8 +253,16 @@ COMMANDS: dict[str, Callable[[Settings], int]] = {
 
 
 def _prepare_state_dir(settings: Settings) -> Path:
+    """The state directory, for this user only, as is everything the stack writes in it: the
+    database holds password hashes, and the files are each user's own (a probe read both as
+    another account of the machine)."""
+    os.umask(0o077)  # inherited by every child: the database, files, logs, Redis's files
     state_dir = settings.state_dir.resolve()
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    status = state_dir.stat()
+    if status.st_mode & 0o077 and status.st_uid == os.getuid():
+        state_dir.chmod(0o700)  # made by an earlier version, with the default mode
+        log.info("%s is now readable by its owner only", state_dir)
     return state_dir
 
 
@@ -263,7 +271,7 @@ def _start_embedded_redis(supervisor: Supervisor, state_dir: Path) -> str:
     spec = ChildSpec("redis", server.command(), stop=REDIS_STOP, log_file=server.logfile)
     process = supervisor.start(spec)
     server.wait_ready(process)
-    log.info("embedded redis-server is up on %s (files in %s)", server.url, server.dir)
+    log.info("embedded redis-server is up on %s (files in %s)", server.address, server.dir)
     return server.url
 
 

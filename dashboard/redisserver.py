@@ -12,11 +12,17 @@ and keeps its files in a temporary directory).
 - Durability: queued tasks live only in Redis and must survive a restart, so the append-only
   file is on with an fsync every second (at most a second of writes lost in a crash); RDB
   snapshots are off (``save ""``), the AOF already has everything.
-- Reach: bound to 127.0.0.1 with protected mode on; only this machine can talk to it.
+- Reach: bound to 127.0.0.1 with protected mode on; only this machine can talk to it. On a
+  machine with other users, that is not enough: any local account could read every user's
+  events, forge task messages or clear the login limits (a security probe did all three). So
+  it asks for a password, new at each start, that only the processes started with its URL
+  know. The password is in a config file only its owner may read, never on a command line,
+  which `ps` shows to everyone.
 """
 
 import importlib.util
 import os
+import secrets
 import socket
 import subprocess
 import time
@@ -65,6 +71,7 @@ class EmbeddedRedis:
         self.dir = state_dir.resolve() / "redis"
         self.logfile = self.dir / "redis.log"
         self.port = port or free_port()
+        self.password = secrets.token_urlsafe(32)
         self._executable = executable or redis_executable()
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -75,11 +82,19 @@ class EmbeddedRedis:
 
     @property
     def url(self) -> str:
+        """With the password: for the processes that use this server, not for logs."""
+        return f"redis://:{self.password}@{HOST}:{self.port}/0"
+
+    @property
+    def address(self) -> str:
+        """Where it listens, without the password: what logs may say."""
         return f"redis://{HOST}:{self.port}/0"
 
     def command(self) -> list[str]:
-        """The redis-server command line; creates its directory, which must exist first."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        """The redis-server command line; creates its directory (only its owner may enter
+        it) and the config file that holds the password."""
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.dir.chmod(0o700)  # made by an earlier version, with the default mode
         options = {
             "bind": HOST,
             "port": str(self.port),
@@ -92,14 +107,30 @@ class EmbeddedRedis:
             "save": "",
         }
         # redis-server quotes each argument itself, so paths with spaces are safe here.
-        return [str(self._executable), *(arg for k, v in options.items() for arg in (f"--{k}", v))]
+        arguments = (arg for k, v in options.items() for arg in (f"--{k}", v))
+        return [str(self._executable), str(self._password_file()), *arguments]
+
+    def _password_file(self) -> Path:
+        path = self.dir / "password.conf"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as config:
+            config.write(f"requirepass {self.password}\n")
+        path.chmod(0o600)  # in case an older file had another mode
+        return path
 
     def ping(self) -> bool:
         """Whether the server answers PING (not while it is still loading its AOF)."""
+        auth = _command(b"AUTH", self.password.encode())
         try:
             with socket.create_connection((HOST, self.port), timeout=1.0) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(64).startswith(b"+PONG")
+                sock.sendall(auth + _command(b"PING"))
+                answer = b""
+                while answer.count(b"\r\n") < 2 and len(answer) < 256:
+                    chunk = sock.recv(256)
+                    if not chunk:
+                        break
+                    answer += chunk
+                return answer.startswith(b"+OK\r\n+PONG")
         except OSError:
             return False
 
@@ -145,3 +176,9 @@ class EmbeddedRedis:
             return message
         tail = "\n".join(lines[-_LOG_LINES_IN_ERRORS:])
         return f"{message}; it ends with:\n{tail}" if tail else message
+
+
+def _command(*parts: bytes) -> bytes:
+    """One command in Redis's protocol (RESP): safe for any bytes in its arguments."""
+    encoded = b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in parts)
+    return b"*%d\r\n%s" % (len(parts), encoded)

@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from redis import Redis
+from redis.exceptions import AuthenticationError
 
 from dashboard.db import make_engine
 from tests.accounts import form_token, make_user, page_csrf
@@ -174,6 +176,27 @@ def test_run_serves_from_private_redis_and_sqlite_and_stops_on_sigterm(
     assert f"dashboard is up on http://127.0.0.1:{dashboard_run.port}" in dashboard_run.log()
 
     stop_and_check_nothing_is_left(dashboard_run, signal.SIGTERM)
+
+
+def test_no_other_user_of_the_machine_can_read_its_state_or_use_its_redis(
+    dashboard_run: Run,
+) -> None:
+    state = dashboard_run.state_dir
+    for path in (state, state / "redis", state / "dashboard.db", state / "redis" / "redis.log"):
+        assert path.stat().st_mode & 0o077 == 0, f"{path} is open to others"
+    (port,) = listening_ports(dashboard_run.children()["redis"])
+    with Redis(port=port) as stranger, pytest.raises(AuthenticationError):
+        stranger.xrevrange("dashboard:events", count=1)
+    # The password is in a file only the owner reads, and on no command line (ps shows those).
+    config = (state / "redis" / "password.conf").read_text()
+    password = config.removeprefix("requirepass ").strip()
+    assert len(password) >= 32
+    with Redis(port=port, password=password) as owner:
+        assert owner.ping()
+    for process in dashboard_run.descendants():
+        with contextlib.suppress(psutil.Error):
+            assert password not in " ".join(process.cmdline())
+    assert password not in dashboard_run.log()
 
 
 def test_a_killed_worker_is_replaced_and_ctrl_c_stops_everything(dashboard_run: Run) -> None:

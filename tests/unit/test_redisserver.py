@@ -7,6 +7,7 @@ from pathlib import Path
 import psutil
 import pytest
 from redis import Redis
+from redis.exceptions import AuthenticationError
 
 from dashboard.redisserver import EmbeddedRedis, RedisStartError, redis_executable
 
@@ -30,7 +31,7 @@ def test_starts_on_a_free_port_with_aof_under_the_state_dir(
     server: EmbeddedRedis, tmp_path: Path
 ) -> None:
     assert server.port != SYSTEM_REDIS_PORT
-    assert server.url == f"redis://127.0.0.1:{server.port}/0"
+    assert server.url == f"redis://:{server.password}@127.0.0.1:{server.port}/0"
     assert server.ping()
     with Redis.from_url(server.url, decode_responses=True) as client:
         assert client.ping()
@@ -81,3 +82,22 @@ def test_a_port_in_use_fails_with_an_error_naming_the_log_file(tmp_path: Path) -
     message = str(failure.value)
     assert str(embedded.logfile) in message
     assert "exited" in message or "did not answer" in message
+
+
+def test_only_who_knows_its_password_may_use_it(server: EmbeddedRedis) -> None:
+    with Redis(port=server.port) as stranger, pytest.raises(AuthenticationError):
+        stranger.get("anything")
+    with Redis(port=server.port, password="a guess") as guesser, pytest.raises(AuthenticationError):
+        guesser.get("anything")
+    with Redis.from_url(server.url) as owner:
+        assert owner.ping()
+    # On no command line (every user of the machine may read those), in a file for its owner.
+    assert server.password not in " ".join(psutil.Process(server.pid or 0).cmdline())
+    assert (server.dir / "password.conf").stat().st_mode & 0o777 == 0o600
+    assert server.dir.stat().st_mode & 0o777 == 0o700
+
+
+def test_each_start_has_a_password_of_its_own(tmp_path: Path) -> None:
+    first, second = EmbeddedRedis(tmp_path / "a"), EmbeddedRedis(tmp_path / "b")
+    assert first.password != second.password
+    assert first.password not in first.address
