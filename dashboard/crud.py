@@ -262,6 +262,19 @@ def history_of(session: Session, *, owner_id: int, batch: int = 1000) -> Iterato
     yield from session.exec(query)
 
 
+def count_active(session: Session, *, owner_id: int, up_to: int) -> int:
+    """How many of an owner's tasks are queued or running, counted no further than `up_to`
+    (a backlog of thousands costs no more than the limit it is held to)."""
+    active = (
+        select(col(Task.id))
+        .where(col(Task.owner_id) == owner_id)
+        .where(col(Task.state).in_(ACTIVE_STATES))
+        .limit(up_to)
+        .subquery()
+    )
+    return int(session.exec(select(func.count()).select_from(active)).one())
+
+
 def count_of(session: Session, *, owner_id: int) -> int:
     query = select(func.count()).select_from(Task).where(col(Task.owner_id) == owner_id)
     return int(session.exec(query).one())

@@ -22,6 +22,7 @@ from starlette.formparsers import MultiPartException
 
 from dashboard.accounts.viewer import CsrfRefused, LoginRequired
 from dashboard.enqueue import BrokerUnavailable
+from dashboard.quotas import TooManyActive
 from dashboard.retrying import DATABASE_UNREACHABLE, REDIS_UNREACHABLE
 from dashboard.securityheaders import header_dict
 from dashboard.storabletext import printable
@@ -59,6 +60,11 @@ async def _redis_unavailable(request: Request, error: Exception) -> Response:
     detail = "the task queue is unreachable at the moment; try again shortly"
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return await _http_error(request, HTTPException(503, detail=detail, headers=headers))
+
+
+async def _too_many_active(request: Request, error: Exception) -> Response:
+    """A start (an API call, a Retry) past the owner's limit: 429, saying what to do."""
+    return await _http_error(request, HTTPException(429, detail=str(error)))
 
 
 async def _login_required(request: Request, error: Exception) -> Response:
@@ -253,6 +259,7 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(unavailable, _database_unavailable)
     for unavailable in REDIS_UNREACHABLE:
         app.add_exception_handler(unavailable, _redis_unavailable)
+    app.add_exception_handler(TooManyActive, _too_many_active)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
     app.add_exception_handler(HTTPException, _http_error)

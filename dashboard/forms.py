@@ -20,6 +20,8 @@ class FormState:
     created: TaskView | None = None
     # Why a valid request could not be queued (Redis or the broker is down).
     unavailable: str | None = None
+    # Why a valid request was refused (the owner's limit, dashboard.quotas).
+    refused: str | None = None
 
 
 def empty_pi_form() -> FormState:

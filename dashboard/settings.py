@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     db_retry_seconds: float = Field(120, gt=0)
     # Larger request bodies are refused with 413 (nothing the app takes comes near it).
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    # A user with this many tasks queued or running starts no more until some end
+    # (dashboard.quotas): one account cannot fill the queue in front of everyone else's.
+    user_max_active_tasks: int = Field(100, ge=1)
     # Accounts.
     session_hours: float = Field(14 * 24, gt=0)
     login_max_failures: int = Field(5, ge=1)

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from dashboard import quotas
 from dashboard.accounts.viewer import Viewer
 from dashboard.enqueue import NewTask, enqueue
 from dashboard.jobs.demo import decide_failure
@@ -58,6 +59,9 @@ def _start(
 
 
 def start(services: Services, new_task: NewTask) -> TaskView:
+    """TooManyActive when the owner has as many tasks queued or running as allowed."""
+    limit = services.settings.user_max_active_tasks
+    quotas.check_active(services.engine, new_task.owner_id, limit)
     return enqueue(
         new_task,
         engine=services.engine,

@@ -21,6 +21,7 @@ from dashboard.forms import (
     parse_pi_form,
 )
 from dashboard.models import TaskView
+from dashboard.quotas import TooManyActive
 from dashboard.submissions import CsvRequest, DemoRequest, PiRequest
 from dashboard.taskstarts import start_csv, start_demo, start_pi
 
@@ -33,7 +34,7 @@ def _form_response(
 ) -> Response:
     """htmx swaps the form in place. A browser without script (a plain form post) goes on to
     the new task's page, or gets the form on a page of its own to correct."""
-    status = 503 if form.unavailable else 422 if form.errors else 200
+    status = 503 if form.unavailable else 429 if form.refused else 422 if form.errors else 200
     if request.headers.get("HX-Request") == "true":
         context: dict[str, object] = {"form": form}
         return services.templates.TemplateResponse(request, template, context, status_code=status)
@@ -51,6 +52,8 @@ def _start(form: FormState, start: Callable[[], TaskView]) -> FormState:
         form.created = start()
     except BrokerUnavailable as error:
         form.unavailable = str(error)
+    except TooManyActive as error:
+        form.refused = str(error)
     return form
 
 

@@ -76,7 +76,9 @@ def live_server(live_state: Path) -> Iterator[str]:
     """`dashboard run` exactly as `make run` starts it, on a free port and a fresh state dir."""
     port = free_port()
     log_path = live_state.parent / "run.log"
-    process = spawn_dashboard_run(live_state, port, log_path)
+    # The long-queue tests hold over ACTIVE_LIMIT (500) tasks queued for one user, past the
+    # default USER_MAX_ACTIVE_TASKS; every other setting is make run's.
+    process = spawn_dashboard_run(live_state, port, log_path, USER_MAX_ACTIVE_TASKS="2000")
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: answers(f"{base_url}/healthz"), "dashboard run", 90)

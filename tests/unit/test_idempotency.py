@@ -5,23 +5,19 @@ messages to that Redis with no worker to take them).
 """
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from redis import Redis
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from dashboard import idempotency, migrate
-from dashboard.app import create_app
-from dashboard.db import make_engine
+from dashboard import idempotency
 from dashboard.enqueue import BrokerUnavailable
 from dashboard.models import Task, TaskState
 from dashboard.redisserver import EmbeddedRedis
-from dashboard.settings import Settings
-from tests import aio
-from tests.accounts import Account, make_user
+from tests.accounts import make_user
+from tests.inprocess import Call, InProcessApp
+from tests.processes import free_port
 
 
 class Starts:
@@ -98,43 +94,20 @@ def test_a_start_that_failed_leaves_the_key_free(redis: Redis) -> None:
 
 
 @pytest.fixture
-def app_and_user(tmp_path: Path, redis_server: EmbeddedRedis) -> Iterator[tuple[object, Account]]:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    migrate.upgrade(url)
+def app(tmp_path: Path, redis_server: EmbeddedRedis) -> InProcessApp:
     Redis.from_url(redis_server.url).flushdb()
-    app = create_app(Settings(state_dir=tmp_path, redis_url=redis_server.url, database_url=url))
-    yield app, make_user(app.state.services.engine)
+    return InProcessApp(tmp_path, redis_server.url)
 
 
-def post_all(app: object, user: Account, requests: list[tuple[str, dict, dict]]) -> list:
-    async def send() -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return [
-                await client.post(path, json=body, headers={**user.bearer, **headers})
-                for path, body, headers in requests
-            ]
-
-    return aio.run(send())
+def demo(seconds: float, headers: dict[str, str]) -> Call:
+    return ("POST", "/api/tasks/demo", {"seconds": seconds, "should_fail": False}, headers)
 
 
-def rows(app: object) -> list[Task]:
-    with Session(app.state.services.engine) as session:  # type: ignore[attr-defined]
-        return list(session.exec(select(Task).order_by(Task.queued_at)))
-
-
-def test_the_api_starts_once_per_key(app_and_user: tuple[object, Account]) -> None:
-    app, user = app_and_user
+def test_the_api_starts_once_per_key(app: InProcessApp) -> None:
+    user = make_user(app.engine)
     key = {"Idempotency-Key": str(uuid.uuid4())}
-    first, again, unkeyed, other = post_all(
-        app,
-        user,
-        [
-            ("/api/tasks/demo", {"seconds": 1, "should_fail": False}, key),
-            ("/api/tasks/demo", {"seconds": 1, "should_fail": False}, key),
-            ("/api/tasks/demo", {"seconds": 1, "should_fail": False}, {}),
-            ("/api/tasks/demo", {"seconds": 2, "should_fail": False}, key),
-        ],
+    first, again, unkeyed, other = app.send(
+        user, [demo(1, key), demo(1, key), demo(1, {}), demo(2, key)]
     )
     assert first.status_code == again.status_code == unkeyed.status_code == 202
     assert again.json()["id"] == first.json()["id"] != unkeyed.json()["id"]
@@ -142,52 +115,40 @@ def test_the_api_starts_once_per_key(app_and_user: tuple[object, Account]) -> No
     assert "idempotent-replayed" not in first.headers
     assert other.status_code == 422
     assert other.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
-    assert [row.id for row in rows(app)] == [first.json()["id"], unkeyed.json()["id"]]
+    assert [row.id for row in app.rows()] == [first.json()["id"], unkeyed.json()["id"]]
 
 
-def test_a_retry_with_a_key_starts_one_new_task(app_and_user: tuple[object, Account]) -> None:
-    app, user = app_and_user
-    (failed,) = post_all(app, user, [("/api/tasks/pi", {"digits": 10}, {})])
+def test_a_retry_with_a_key_starts_one_new_task(app: InProcessApp) -> None:
+    user = make_user(app.engine)
+    (failed,) = app.send(user, [("POST", "/api/tasks/pi", {"digits": 10}, {})])
     failed_id = failed.json()["id"]
-    with Session(app.state.services.engine) as session:  # type: ignore[attr-defined]
+    with Session(app.engine) as session:
         row = session.get(Task, failed_id)
         assert row is not None
         row.state = TaskState.FAILURE
         session.add(row)
         session.commit()
-    key = {"Idempotency-Key": "retry-once"}
-    path = f"/api/tasks/{failed_id}/retry"
-    first, again = post_all(app, user, [(path, {}, key), (path, {}, key)])
+    retry: Call = ("POST", f"/api/tasks/{failed_id}/retry", {}, {"Idempotency-Key": "retry-once"})
+    first, again = app.send(user, [retry, retry])
     assert first.status_code == again.status_code == 202
     assert first.json()["id"] == again.json()["id"] != failed_id
-    assert [row.retry_of for row in rows(app)] == [None, failed_id]
+    assert [row.retry_of for row in app.rows()] == [None, failed_id]
 
 
-def test_a_key_that_is_no_key_is_a_422(app_and_user: tuple[object, Account]) -> None:
-    app, user = app_and_user
+def test_a_key_that_is_no_key_is_a_422(app: InProcessApp) -> None:
+    user = make_user(app.engine)
     too_long = {"Idempotency-Key": "k" * (idempotency.MAX_LENGTH + 1)}
     unprintable = {"Idempotency-Key": "tab\there"}
-    answers = post_all(
-        app,
-        user,
-        [("/api/tasks/demo", {"seconds": 1}, too_long), ("/api/tasks/demo", {}, unprintable)],
-    )
-    for answer in answers:
+    for answer in app.send(user, [demo(1, too_long), demo(1, unprintable)]):
         assert answer.status_code == 422
         assert answer.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
-    assert rows(app) == []
+    assert app.rows() == []
 
 
 def test_redis_away_is_a_503_not_a_500(tmp_path: Path) -> None:
-    from tests.processes import free_port
-
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    migrate.upgrade(url)
-    down = f"redis://127.0.0.1:{free_port()}/0"
-    app = create_app(Settings(state_dir=tmp_path, redis_url=down, database_url=url))
-    user = make_user(make_engine(url))
-    key = {"Idempotency-Key": "k-1"}
-    (answer,) = post_all(app, user, [("/api/tasks/demo", {"seconds": 1}, key)])
+    app = InProcessApp(tmp_path, f"redis://127.0.0.1:{free_port()}/0")
+    user = make_user(app.engine)
+    (answer,) = app.send(user, [demo(1, {"Idempotency-Key": "k-1"})])
     assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
     assert "unreachable" in answer.json()["detail"]
-    assert rows(app) == []
+    assert app.rows() == []

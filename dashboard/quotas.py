@@ -1,0 +1,32 @@
+"""What one user may hold at once, so that one account cannot crowd out the others.
+
+A start is refused while its owner has `USER_MAX_ACTIVE_TASKS` tasks queued or running: a
+security probe queued work from one ordinary account that kept everyone else's waiting, and
+nothing stopped it queueing thousands. Two starts at the same moment may both pass the count,
+so the limit can be passed by a task or two; it bounds a flood, not an exact number.
+"""
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from dashboard import crud
+
+
+class TooManyActive(RuntimeError):
+    """The owner has as many tasks queued or running as allowed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"you have {limit} tasks queued or running, the most allowed at once; "
+            "wait for some to end, or cancel some"
+        )
+        self.limit = limit
+
+
+def check_active(engine: Engine, owner_id: int | None, limit: int) -> None:
+    """Raises TooManyActive when `owner_id` may start nothing more now."""
+    if owner_id is None:  # tasks without an owner come from the system itself, not a user
+        return
+    with Session(engine) as session:
+        if crud.count_active(session, owner_id=owner_id, up_to=limit) >= limit:
+            raise TooManyActive(limit)
