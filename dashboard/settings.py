@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     mail_from: str = "dashboard@localhost"
     mail_retry_seconds: float = Field(30, gt=0)
     mail_max_retries: int = Field(8, ge=0)
+    # E-mails about tasks to one user in an hour (addresses are not confirmed; see notifications).
+    mail_max_per_hour: int = Field(30, ge=1)
     # Where links in e-mails point; the address the web listens on when unset.
     public_url: str | None = None
 
