@@ -4,11 +4,17 @@ import getpass
 import sys
 
 from pydantic import ValidationError
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlmodel import Session
 
-from dashboard.accounts import users
+from dashboard import events
+from dashboard.accounts import sessions, tokens, users
 from dashboard.accounts.users import Credentials
+from dashboard.accounts.viewer import session_login, token_login
 from dashboard.db import make_engine
+from dashboard.models import User
+from dashboard.redisserver import embedded_url
 from dashboard.settings import Settings
 from dashboard.submissions import field_errors
 
@@ -31,9 +37,30 @@ def setup_admin(settings: Settings, email: str, *, password_stdin: bool) -> str:
                 password = _read_password(password_stdin)
                 _validate(email, password)
             user, created = users.make_admin(session, email=email, password=password)
+            said = f"{'created admin' if created else 'made admin'} {user.email}"
+            if password is not None and not created:
+                said += _end_logins(settings, session, user)
     finally:
         engine.dispose()
-    return f"{'created admin' if created else 'made admin'} {user.email}"
+    return said
+
+
+def _end_logins(settings: Settings, session: Session, user: User) -> str:
+    """A password set by an operator (a reset, after a loss or a theft) ends every login of
+    the account: its sessions and its tokens, with their event streams where Redis answers."""
+    assert user.id is not None
+    ended = [session_login(key) for key in sessions.end_all(session, user_id=user.id)]
+    ended += [token_login(token) for token in tokens.revoke_all(session, user_id=user.id)]
+    url = settings.redis_url or embedded_url(settings.state_dir)
+    if url is None or not ended:
+        return f"; {len(ended)} logins ended"
+    try:
+        with Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5) as redis:
+            for login in ended:
+                events.append_login_ended(redis, login, max_length=settings.event_log_length)
+    except RedisError:
+        return f"; {len(ended)} logins ended (their open event streams at their next reconnect)"
+    return f"; {len(ended)} logins ended, with their event streams"
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -31,6 +31,7 @@ from pathlib import Path
 from dashboard.supervisor import has_exited, kill_group, spawn
 
 HOST = "127.0.0.1"
+URL_FILE = "url"
 READY_TIMEOUT_SECONDS = 20.0
 STOP_TIMEOUT_SECONDS = 10.0
 _POLL_SECONDS = 0.05
@@ -108,15 +109,10 @@ class EmbeddedRedis:
         }
         # redis-server quotes each argument itself, so paths with spaces are safe here.
         arguments = (arg for k, v in options.items() for arg in (f"--{k}", v))
-        return [str(self._executable), str(self._password_file()), *arguments]
-
-    def _password_file(self) -> Path:
-        path = self.dir / "password.conf"
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as config:
-            config.write(f"requirepass {self.password}\n")
-        path.chmod(0o600)  # in case an older file had another mode
-        return path
+        config = _private_file(self.dir / "password.conf", f"requirepass {self.password}\n")
+        # For the owner's own tools (Celery's, `dashboard create-admin`): the whole URL.
+        _private_file(self.dir / URL_FILE, self.url + "\n")
+        return [str(self._executable), str(config), *arguments]
 
     def ping(self) -> bool:
         """Whether the server answers PING (not while it is still loading its AOF)."""
@@ -176,6 +172,24 @@ class EmbeddedRedis:
             return message
         tail = "\n".join(lines[-_LOG_LINES_IN_ERRORS:])
         return f"{message}; it ends with:\n{tail}" if tail else message
+
+
+def _private_file(path: Path, text: str) -> Path:
+    """Written so that only its owner may read it, from the first byte."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as written:
+        written.write(text)
+    path.chmod(0o600)  # in case an older file had another mode
+    return path
+
+
+def embedded_url(state_dir: Path) -> str | None:
+    """The URL of the embedded Redis that `dashboard run` started last in this state
+    directory, or None if it has none."""
+    try:
+        return (state_dir.resolve() / "redis" / URL_FILE).read_text().strip() or None
+    except OSError:
+        return None
 
 
 def _command(*parts: bytes) -> bytes:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlmodel import Session, col, delete, select
 
 from dashboard.accounts.credentials import digest, new_token
+from dashboard.accounts.viewer import session_login
 from dashboard.models import LoginSession, User, utcnow
 
 
@@ -44,6 +45,17 @@ def end(session: Session, *, cookie: str) -> str | None:
     ended = session.exec(delete(LoginSession).where(col(LoginSession.token_hash) == token_hash))
     session.commit()
     return token_hash if ended.rowcount else None
+
+
+def end_all(session: Session, *, user_id: int, but: str = "") -> list[str]:
+    """Ends every session of this user but the one whose login is `but` (after a password
+    change, the one that changed it); the keys (digests) of those ended."""
+    query = select(LoginSession.token_hash).where(col(LoginSession.user_id) == user_id)
+    ended = [key for key in session.exec(query) if session_login(key) != but]
+    if ended:
+        session.exec(delete(LoginSession).where(col(LoginSession.token_hash).in_(ended)))
+    session.commit()
+    return ended
 
 
 def _forget_expired(session: Session, *, user_id: int) -> None:

@@ -72,3 +72,20 @@ def revoke(session: Session, *, user_id: int, token_id: int) -> bool:
     changed = session.exec(statement).rowcount
     session.commit()
     return bool(changed)
+
+
+def revoke_all(session: Session, *, user_id: int) -> list[int]:
+    """Revokes every live token of this user (a password reset by an operator); their ids."""
+    query = (
+        select(ApiToken.id)
+        .where(col(ApiToken.user_id) == user_id)
+        .where(col(ApiToken.revoked_at).is_(None))
+    )
+    revoked = [token_id for token_id in session.exec(query) if token_id is not None]
+    if revoked:
+        statement = (
+            update(ApiToken).where(col(ApiToken.id).in_(revoked)).values(revoked_at=utcnow())
+        )
+        session.exec(statement)
+    session.commit()
+    return revoked

@@ -85,6 +85,12 @@ def authenticate(session: Session, *, email: str, password: str) -> User | None:
     return user
 
 
+def set_password(session: Session, user: User, password: str) -> None:
+    user.password_hash = hash_password(password)
+    session.add(user)
+    session.commit()
+
+
 def make_admin(session: Session, *, email: str, password: str | None) -> tuple[User, bool]:
     """Promotes an existing user (a new password is optional) or creates one; True if created."""
     user = find_by_email(session, email=email)

@@ -75,7 +75,7 @@ TOKEN_ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _tokens_context(session: Session, viewer: Viewer, **extra: Any) -> dict[str, Any]:
+def tokens_context(session: Session, viewer: Viewer, **extra: Any) -> dict[str, Any]:
     listed = tokens.list_for(session, user_id=viewer.id)
     return {"tokens": listed, "new_token": None, "errors": {}, "name": "", **extra}
 
@@ -84,7 +84,7 @@ def _tokens_context(session: Session, viewer: Viewer, **extra: Any) -> dict[str,
 def account_page(
     request: Request, services: ServicesDep, session: SessionDep, viewer: CurrentUser
 ) -> HTMLResponse:
-    context = _tokens_context(session, viewer)
+    context = tokens_context(session, viewer)
     return page_or_fragment(request, services, "account.html", "partials/tokens.html", context)
 
 
@@ -100,12 +100,12 @@ def create_token(
     try:
         wanted = TokenRequest(name=name.strip())
     except ValidationError as error:
-        context = _tokens_context(session, viewer, errors=field_errors(error), name=name)
+        context = tokens_context(session, viewer, errors=field_errors(error), name=name)
         return services.templates.TemplateResponse(
             request, "partials/tokens.html", context, status_code=422
         )
     plain, _ = tokens.create(session, user_id=viewer.id, name=wanted.name)
-    context = _tokens_context(session, viewer, new_token=plain)
+    context = tokens_context(session, viewer, new_token=plain)
     return services.templates.TemplateResponse(request, "partials/tokens.html", context)
 
 
@@ -120,7 +120,7 @@ def revoke_token(
     viewer: CurrentUser,
 ) -> HTMLResponse:
     _revoke(services, session, viewer, token_id)
-    context = _tokens_context(session, viewer)
+    context = tokens_context(session, viewer)
     return services.templates.TemplateResponse(request, "partials/tokens.html", context)
 
 

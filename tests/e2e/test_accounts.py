@@ -289,3 +289,31 @@ def test_another_site_that_plants_the_login_cookie_cannot_log_a_person_in(
     page.goto(live_server)
     expect(page).to_have_url(re.compile(r"/login"))
     expect(page.locator(".topbar .who")).to_have_count(0)
+
+
+def test_changing_the_password_logs_out_the_other_browser(
+    page: Page, browser: Browser, live_server: str, live_state: Path
+) -> None:
+    email = make_account(live_state, "changer")
+    log_in(page, live_server, email)
+    elsewhere = browser.new_context()
+    other = elsewhere.new_page()
+    try:
+        log_in(other, live_server, email)
+        open_page(other, live_server)
+        page.goto(f"{live_server}/account")
+        page.fill("#current-password", "not my password")
+        page.fill("#new-password", "a brand new passphrase")
+        page.click("#password-form button")
+        expect(page.locator("#current-password-error")).to_have_text("Wrong password.")
+        page.fill("#current-password", PASSWORD)
+        page.fill("#new-password", "a brand new passphrase")
+        page.click("#password-form button")
+        expect(page.locator("#password .notice")).to_contain_text("1 other login ended")
+        # The other browser's live page hears its login end, and goes to log in.
+        expect(other).to_have_url(re.compile(r"/login\?next=%2F$"), timeout=30_000)
+        page.goto(f"{live_server}/")  # this one goes on
+        expect(page.locator(".topbar .who")).to_contain_text(email.lower())
+        log_in(other, live_server, email, password="a brand new passphrase")
+    finally:
+        elsewhere.close()

@@ -6,9 +6,11 @@ import httpx
 import pytest
 from redis import Redis
 from sqlalchemy import Engine
+from sqlmodel import Session
 
+from dashboard.accounts import users
 from dashboard.events import STREAM_KEY
-from tests.accounts import make_user, new_login, page_client
+from tests.accounts import PASSWORD, make_user, new_login, page_client
 from tests.processes import wait_until
 from tests.sse import open_stream, task_states
 
@@ -164,3 +166,32 @@ def test_a_stream_ends_when_its_login_ends(web: str, engine: Engine) -> None:
             # The other browser's session goes on: host gauges keep coming.
             assert len(elsewhere.read_until(lambda got: len(got) >= 2, 30, events=("host",))) == 2
         assert by_cookie.get("/api/me").status_code == 401
+
+
+def test_a_password_change_ends_every_other_login_and_its_streams(web: str, engine: Engine) -> None:
+    user = make_user(engine)
+    other = new_login(engine, user)
+    change = {"current_password": PASSWORD, "new_password": "a brand new passphrase"}
+    with (
+        page_client(web, user) as mine,
+        page_client(web, other) as other_browser,
+        httpx.Client(base_url=web, headers=user.bearer, timeout=10) as by_token,
+    ):
+        # A token acts as its user but cannot change the password; a wrong one changes nothing.
+        assert by_token.post("/account/password", data=change).status_code == 403
+        wrong = mine.post("/account/password", data={**change, "current_password": "nope nope"})
+        assert wrong.status_code == 422 and "Wrong password." in wrong.text
+        short = mine.post("/account/password", data={**change, "new_password": "short"})
+        assert short.status_code == 422 and "at least 8 characters" in short.text
+        with open_stream(other_browser, "/events") as elsewhere:
+            elsewhere.read_until(lambda got: len(got) >= 1, timeout=30, events=("active-list",))
+            changed = mine.post("/account/password", data=change, headers={"HX-Request": "true"})
+            assert changed.status_code == 200, changed.text
+            assert "Password changed. 1 other login ended" in changed.text
+            assert elsewhere.read_to_end(30, events=("login-ended",))[-1].event == "login-ended"
+        assert other_browser.get("/api/me").status_code == 401
+        assert mine.get("/api/me").status_code == 200  # the login that changed it goes on
+        assert by_token.get("/api/me").status_code == 200  # tokens are kept, as the page says
+    with Session(engine) as session:
+        assert users.authenticate(session, email=user.email, password=PASSWORD) is None
+        assert users.authenticate(session, email=user.email, password=change["new_password"])

@@ -1,12 +1,20 @@
-"""`dashboard create-admin`: what it says when it cannot make an admin."""
+"""`dashboard create-admin`: what it says when it cannot make an admin; a reset's ends."""
 
+import io
 from pathlib import Path
 
 import pytest
+from redis import Redis
+from sqlmodel import Session
 
 from dashboard import migrate
+from dashboard.accounts import sessions, tokens, users
 from dashboard.adminsetup import AdminSetupError, setup_admin
+from dashboard.db import make_engine
+from dashboard.events import STREAM_KEY
+from dashboard.redisserver import EmbeddedRedis
 from dashboard.settings import Settings
+from tests.accounts import make_user
 
 
 def test_a_mistyped_address_is_said_before_a_password_is_asked_for(
@@ -17,3 +25,39 @@ def test_a_mistyped_address_is_said_before_a_password_is_asked_for(
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)  # as under a script: no terminal
     with pytest.raises(AdminSetupError, match=r"^email: value is not a valid email address"):
         setup_admin(settings, "not an email", password_stdin=False)
+
+
+def test_a_password_reset_ends_every_login_of_the_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_server: EmbeddedRedis
+) -> None:
+    """After a loss or a theft: the old sessions and tokens stop working, and the streams they
+    opened are told so through the event log."""
+    settings = Settings(
+        state_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'dashboard.db'}",
+        redis_url=redis_server.url,
+    )
+    migrate.upgrade(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    user = make_user(engine)
+    before = Redis.from_url(redis_server.url).xlen(STREAM_KEY)
+    monkeypatch.setattr("sys.stdin", io.StringIO("a brand new passphrase\n"))
+    said = setup_admin(settings, user.email, password_stdin=True)
+    assert said.endswith("; 2 logins ended, with their event streams")
+    with Session(engine) as session:
+        assert sessions.find(session, cookie=user.cookie) is None
+        assert tokens.find(session, plain=user.token) is None
+        assert users.authenticate(session, email=user.email, password="a brand new passphrase")
+    assert Redis.from_url(redis_server.url).xlen(STREAM_KEY) == before + 2
+    engine.dispose()
+
+
+def test_promoting_without_a_new_password_ends_nothing(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'dashboard.db'}")
+    migrate.upgrade(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    user = make_user(engine)
+    assert setup_admin(settings, user.email, password_stdin=False) == f"made admin {user.email}"
+    with Session(engine) as session:
+        assert sessions.find(session, cookie=user.cookie) is not None
+    engine.dispose()

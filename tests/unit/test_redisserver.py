@@ -9,7 +9,12 @@ import pytest
 from redis import Redis
 from redis.exceptions import AuthenticationError
 
-from dashboard.redisserver import EmbeddedRedis, RedisStartError, redis_executable
+from dashboard.redisserver import (
+    EmbeddedRedis,
+    RedisStartError,
+    embedded_url,
+    redis_executable,
+)
 
 SYSTEM_REDIS_PORT = 6379
 
@@ -94,6 +99,9 @@ def test_only_who_knows_its_password_may_use_it(server: EmbeddedRedis) -> None:
     # On no command line (every user of the machine may read those), in a file for its owner.
     assert server.password not in " ".join(psutil.Process(server.pid or 0).cmdline())
     assert (server.dir / "password.conf").stat().st_mode & 0o777 == 0o600
+    # The whole URL, for the owner's tools, as private.
+    assert embedded_url(server.dir.parent) == server.url
+    assert (server.dir / "url").stat().st_mode & 0o777 == 0o600
     assert server.dir.stat().st_mode & 0o777 == 0o700
 
 
