@@ -7,6 +7,7 @@ At the end every task has exactly one row in a final state, the state its parame
 for, and a task whose run was killed started again within 30 seconds.
 """
 
+import contextlib
 import os
 import random
 import signal
@@ -24,11 +25,13 @@ from sqlmodel import Session, col, select
 
 from dashboard.events import STREAM_KEY, parse_entry
 from dashboard.models import ACTIVE_STATES, Task
+from tests.accounts import make_user
 from tests.integration.conftest import Worker
 from tests.processes import wait_until
 
 pytestmark = pytest.mark.integration
 TASKS = 200
+USERS = 4
 MAX_KILLS = 12
 KILLING_SECONDS = 60
 RUN_AGAIN_WITHIN = 30.0
@@ -52,13 +55,15 @@ def running_on(engine: Engine, worker_pid: int) -> dict[str, int]:
         }
 
 
-def submit_all(api: httpx.Client, rng: random.Random) -> dict[str, str]:
-    """Task id -> the final state its parameters ask for."""
+def submit_all(clients: list[httpx.Client], rng: random.Random) -> dict[str, str]:
+    """Task id -> the final state its parameters ask for. The tasks are several users', in
+    turn: one user may hold only USER_MAX_ACTIVE_TASKS (100) at once."""
     expected = {}
     for number in range(TASKS):
         seconds = rng.choice([0, 0, 0.2, 0.5, 1, 3]) if number % 10 else 4
         fail = rng.random() < 0.2
-        answer = api.post("/api/tasks/demo", json={"seconds": seconds, "should_fail": fail})
+        body = {"seconds": seconds, "should_fail": fail}
+        answer = clients[number % len(clients)].post("/api/tasks/demo", json=body)
         assert answer.status_code == 202, answer.text
         expected[answer.json()["id"]] = "FAILURE" if fail else "SUCCESS"
     return expected
@@ -78,6 +83,7 @@ def kill_one(workers: list[Worker], engine: Engine, rng: random.Random) -> Kill:
 
 
 def test_random_kills_lose_no_task_and_run_none_twice_at_once(
+    web: str,
     api: httpx.Client,
     worker: Worker,
     stack_env: dict[str, str],
@@ -95,7 +101,13 @@ def test_random_kills_lose_no_task_and_run_none_twice_at_once(
         for index, chaos_worker in enumerate(workers):
             chaos_worker.log_path = tmp_path / f"chaos-worker-{index}.log"
             chaos_worker.start_and_wait()
-        expected = submit_all(api, rng)
+        others = [make_user(engine).bearer for _ in range(USERS - 1)]
+        with contextlib.ExitStack() as stack:
+            clients = [api] + [
+                stack.enter_context(httpx.Client(base_url=web, headers=bearer, timeout=10))
+                for bearer in others
+            ]
+            expected = submit_all(clients, rng)
         deadline = time.monotonic() + KILLING_SECONDS
         while len(kills) < MAX_KILLS and time.monotonic() < deadline:
             time.sleep(rng.uniform(1.0, 3.0))
