@@ -146,6 +146,10 @@ def run(settings: Settings) -> int:
     """Embedded Redis (unless REDIS_URL is set), migrations, recovery, worker, web; supervised."""
     state_dir = _prepare_state_dir(settings)
     env = {**os.environ, "DASHBOARD_STATE_DIR": str(state_dir)}
+    # No proxy stands in front of the embedded stack unless one is named: uvicorn's default
+    # (trust X-Forwarded-For from 127.0.0.1) would let any program on this machine name any
+    # address and step around the per-address login limits (a security probe did).
+    env.setdefault("FORWARDED_ALLOW_IPS", "")
     with Supervisor(control_path=control.socket_path(state_dir)) as supervisor:
         redis_url = settings.redis_url or _start_embedded_redis(supervisor, state_dir)
         env["REDIS_URL"] = redis_url

@@ -197,6 +197,15 @@ def test_no_other_user_of_the_machine_can_read_its_state_or_use_its_redis(
         with contextlib.suppress(psutil.Error):
             assert password not in " ".join(process.cmdline())
     assert password not in dashboard_run.log()
+    # Nor can a program on this machine pass for another address: X-Forwarded-For is not
+    # trusted from 127.0.0.1 (no proxy is named), so the per-address login limit holds.
+    url = f"http://127.0.0.1:{dashboard_run.port}/api/tokens"
+    body = {"email": "nobody@example.com", "password": "wrong password"}
+    answers = [
+        httpx.post(url, json=body, headers={"X-Forwarded-For": f"10.0.0.{n}"}, timeout=10)
+        for n in range(1, 8)
+    ]
+    assert [answer.status_code for answer in answers][-2:] == [429, 429]
 
 
 def test_a_killed_worker_is_replaced_and_ctrl_c_stops_everything(dashboard_run: Run) -> None:
