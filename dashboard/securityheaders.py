@@ -7,6 +7,9 @@
 - `Cache-Control: no-store` on everything but the static files: pages, fragments, JSON and
   downloads are one user's, and must not be kept by a shared cache or shown again from the
   browser's history after logging out. A response that sets its own keeps it.
+- Over https (directly, or through a trusted proxy that says so), `Strict-Transport-Security`:
+  a browser that has been here once comes back over https only, for a year, so no one on
+  its network can serve it a plain-http copy of the login page.
 - `nosniff`, so a download or a JSON answer is never run as a script or page, and
   `Referrer-Policy`, so task ids in our addresses are not sent to other sites.
 
@@ -27,6 +30,7 @@ DOCS_POLICY = (
     "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "frame-ancestors 'none'"
 )
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 STATIC_PREFIX = "/static/"
 DOCS_PATH = "/docs"
 
@@ -68,6 +72,8 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         extra = headers_for(scope["path"])
+        if scope.get("scheme") == "https":
+            extra = [*extra, HSTS]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

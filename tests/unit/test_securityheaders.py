@@ -17,7 +17,7 @@ async def answer(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": b"hello", "more_body": False})
 
 
-def headers_of(path: str) -> dict[str, list[str]]:
+def headers_of(path: str, scheme: str = "http") -> dict[str, list[str]]:
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -26,7 +26,7 @@ def headers_of(path: str) -> dict[str, list[str]]:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "GET", "path": path, "headers": []}
+    scope = {"type": "http", "method": "GET", "path": path, "headers": [], "scheme": scheme}
     run(SecurityHeaders(answer)(scope, receive, send))
     assert sent[1]["body"] == b"hello"
     headers: dict[str, list[str]] = {}
@@ -75,3 +75,10 @@ def test_an_unforeseen_failure_is_a_500_with_the_same_headers() -> None:
     assert answer.headers["content-security-policy"] == PAGE_POLICY
     assert answer.headers["cache-control"] == "no-store"
     assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_over_https_browsers_are_told_to_come_back_over_https_only() -> None:
+    assert headers_of("/", scheme="https")["strict-transport-security"] == ["max-age=31536000"]
+    assert headers_of("/static/dashboard.css", scheme="https")["strict-transport-security"]
+    # Over plain http the header means nothing, and is not sent (a laptop's make run).
+    assert "strict-transport-security" not in headers_of("/")
