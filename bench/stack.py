@@ -34,6 +34,8 @@ class Stack:
             "DATABASE_URL": self.database_url,
             "DASHBOARD_STATE_DIR": str(self.state_dir),
             "LOG_LEVEL": "WARNING",
+            # Each benchmark's crowd of streams (up to 5,000) is one user's.
+            "USER_MAX_STREAMS": "100000",
             **extra,
         }
 

@@ -11,6 +11,7 @@ else.
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
@@ -160,6 +161,8 @@ class EventHub:
         self.position = "0-0"
         self.latest: dict[str, Outgoing] = {}
         self._subscribers: set[Subscription] = set()
+        # Open streams per user, so that one account cannot hold the process's memory.
+        self._per_user: Counter[int] = Counter()
         self._closing = False
         self._last_broadcast = time.monotonic()
 
@@ -171,6 +174,10 @@ class EventHub:
     def connection_count(self) -> int:
         return len(self._subscribers)
 
+    def streams_of(self, user_id: int) -> int:
+        """How many streams this user has open on this process."""
+        return self._per_user[user_id]
+
     def subscribe(
         self, audience: Audience, login: str = "", login_expires_at: datetime | None = None
     ) -> Subscription:
@@ -178,12 +185,22 @@ class EventHub:
         its client hanging up) ends it, and so does its login ending. Once the server is
         closing, it starts closed."""
         subscription = Subscription(
-            audience, self._subscribers.discard, login=login, login_expires_at=login_expires_at
+            audience, self._forget, login=login, login_expires_at=login_expires_at
         )
         self._subscribers.add(subscription)
+        self._per_user[audience.user_id] += 1
         if self._closing:
             subscription.close()
         return subscription
+
+    def _forget(self, subscription: Subscription) -> None:
+        """Once per subscription, however often its end is reported."""
+        if subscription in self._subscribers:
+            self._subscribers.discard(subscription)
+            user_id = subscription.audience.user_id
+            self._per_user[user_id] -= 1
+            if self._per_user[user_id] <= 0:
+                del self._per_user[user_id]
 
     def publish(self, event: Event) -> Outgoing:
         outgoing = Outgoing(event, self.formatters)

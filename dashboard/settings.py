@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # A user with this many tasks queued or running starts no more until some end
     # (dashboard.quotas): one account cannot fill the queue in front of everyone else's.
     user_max_active_tasks: int = Field(100, ge=1)
+    # Event streams one user may hold open on one web process (each costs about 20 KB).
+    user_max_streams: int = Field(50, ge=1)
     # Accounts.
     session_hours: float = Field(14 * 24, gt=0)
     login_max_failures: int = Field(5, ge=1)

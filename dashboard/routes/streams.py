@@ -6,7 +6,7 @@ dependencies, which would be closed before a long-lived stream ends.
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from sqlmodel import Session
 from sse_starlette import ServerSentEvent
 
@@ -49,6 +49,10 @@ def _json_snapshot(services: Services, audience: Audience) -> list[ServerSentEve
 def _response(
     services: Services, format_name: str, audience: Audience, viewer: Viewer, resume: str | None
 ) -> EventStreamResponse:
+    limit = services.settings.user_max_streams
+    if services.hub.streams_of(viewer.id) >= limit:
+        detail = f"you have {limit} event streams open here, the most allowed; close some"
+        raise HTTPException(429, detail=detail)
     snapshot = _html_snapshot if format_name == HTML else _json_snapshot
 
     async def take_snapshot() -> list[ServerSentEvent]:

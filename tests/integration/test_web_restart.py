@@ -50,7 +50,9 @@ def test_a_web_restart_under_100_sse_clients_loses_them_nothing(
 ) -> None:
     port = free_port()
     web_url = f"http://127.0.0.1:{port}"
-    web = Service("web", {**stack_env, "PORT": str(port)}, tmp_path).start()
+    # The crowd is one user's: more streams than a user may hold by default.
+    env = {**stack_env, "PORT": str(port), "USER_MAX_STREAMS": str(CLIENTS + 10)}
+    web = Service("web", env, tmp_path).start()
     user = make_user(engine, prefix="crowd")
     crowd = Crowd([Client(web_url, user.bearer) for _ in range(CLIENTS)])
     loop = asyncio.new_event_loop()

@@ -211,3 +211,20 @@ def test_streams_end_when_their_session_expires() -> None:
 def test_no_stream_shows_a_login_ending() -> None:
     ended = Event(type=EventType.LOGIN_ENDED, data={"login": "session:a"}, owner_id=1)
     assert not ended.visible_to(Audience(1)) and not ended.visible_to(ANYONE)
+
+
+def test_each_users_open_streams_are_counted_once_each() -> None:
+    hub = make_hub([])
+    ann, bob = Audience(user_id=1), Audience(user_id=2)
+
+    async def scenario() -> None:
+        with hub.subscribe(ann), hub.subscribe(ann):
+            gone = hub.subscribe(ann)
+            with hub.subscribe(bob):
+                assert (hub.streams_of(1), hub.streams_of(2)) == (3, 1)
+            gone.hang_up()
+            gone.hang_up()  # its end reported twice counts once
+            assert (hub.streams_of(1), hub.streams_of(2)) == (2, 0)
+        assert hub.streams_of(1) == 0
+
+    aio.run(scenario())

@@ -1,4 +1,5 @@
-"""A user with USER_MAX_ACTIVE_TASKS tasks queued or running starts no more until some end.
+"""A user with USER_MAX_ACTIVE_TASKS tasks queued or running starts no more until some end,
+and holds at most USER_MAX_STREAMS event streams open on one web process.
 
 The app in-process (a real SQLite file, a real Redis; no worker, so what is started stays
 queued), with a limit of 3.
@@ -10,6 +11,7 @@ import pytest
 from redis import Redis
 from sqlmodel import Session
 
+from dashboard.events import Audience
 from dashboard.models import Task, TaskState
 from dashboard.redisserver import EmbeddedRedis
 from tests.accounts import make_user
@@ -64,3 +66,17 @@ def test_a_retry_counts_as_a_start(app: InProcessApp) -> None:
     app.send(user, [DEMO])  # back at the limit
     (retry,) = app.send(user, [("POST", f"/api/tasks/{failed}/retry", {}, {})])
     assert retry.status_code == 429 and "the most allowed" in retry.json()["detail"]
+
+
+def test_a_user_may_hold_only_so_many_event_streams(
+    tmp_path: Path, redis_server: EmbeddedRedis
+) -> None:
+    app = InProcessApp(tmp_path, redis_server.url, user_max_streams=2)
+    ann, bob = make_user(app.engine), make_user(app.engine)
+    hub = app.app.state.services.hub
+    held = [hub.subscribe(Audience(user_id=ann.id)) for _ in range(2)]
+    (refused,) = app.send(ann, [("GET", "/api/events", {}, {})])
+    assert refused.status_code == 429
+    assert refused.json()["detail"].startswith("you have 2 event streams open here")
+    held[0].hang_up()
+    assert hub.streams_of(ann.id) == 1 and hub.streams_of(bob.id) == 0
