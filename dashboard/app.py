@@ -9,7 +9,6 @@ from pathlib import Path
 
 from celery import Celery
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from starlette.types import ASGIApp
@@ -44,6 +43,7 @@ from dashboard.sampler import HostSampler
 from dashboard.securityheaders import SecurityHeaders
 from dashboard.services import Services
 from dashboard.settings import Settings, get_settings
+from dashboard.sitefiles import SiteFiles
 from dashboard.streaming import HTML, JSON, TOAST, format_json, html_formatter, toast_formatter
 from dashboard.worker import app as celery_app
 
@@ -194,5 +194,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in routers:
         app.include_router(module.router)
     app.include_router(account.public)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", SiteFiles(directory=STATIC_DIR), name="static")
     return app
