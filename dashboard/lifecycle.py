@@ -9,7 +9,7 @@ import logging
 from typing import Any, TypeVar
 
 from celery import Task as CeleryTask
-from celery.exceptions import BackendStoreError
+from celery.exceptions import BackendStoreError, Ignore
 from celery.signals import task_postrun, worker_process_init
 from sqlmodel import Session
 
@@ -134,9 +134,17 @@ def describe_error(error: Any) -> str:
     return str(error)
 
 
+class RunSuperseded(Ignore):
+    """Another run took this run's lapsed claim (this one was frozen past it): this run stops
+    here, without recording an end, and that one runs the task to its end."""
+
+
 def report_progress(task: AnyTask, percent: float, intermediate: str) -> None:
-    """One throttled progress tick: a Celery PROGRESS state and an event."""
+    """One throttled progress tick: a Celery PROGRESS state and an event. Where a run that
+    has been superseded stops (dashboard.runguard)."""
     task_id = task.request.id or ""
+    if runguard.guard.superseded(task_id):
+        raise RunSuperseded(f"task {task_id}: another run holds it now; this run stops")
     progress = Progress(percent=round(percent, 2), intermediate=intermediate)
     try:
         task.update_state(state=TaskState.PROGRESS.value, meta=progress.model_dump())

@@ -7,10 +7,20 @@ thread in the pool process renews the claims it holds every RENEW_SECONDS and st
 task's heartbeat, which `dashboard.reaper` reads to close tasks whose worker is gone.
 
 A second delivery waits for the claim. A holder that died lets it lapse within CLAIM_SECONDS;
-a holder on this host whose process is gone is known dead at once and its claim is taken over.
-A live holder keeps renewing, so the duplicate gives up and the live run records the end.
+a holder in this process space (this boot of this host, this PID namespace) whose process is
+gone is known dead at once and its claim is taken over. A live holder keeps renewing, so the
+duplicate gives up and the live run records the end.
+
+A pid means something only in its own PID namespace: containers that share a hostname (host
+networking) each have their own, where another's pid is not found. Judging a holder there
+dead ran a task twice at once (a scale-out probe did it), so the space is part of the token.
+
+A run that was frozen longer than its claim lasts (a stopped process, a machine that slept)
+may find, when it wakes, that another run took the lapsed claim. It is then `superseded`: the
+task stops it at its next progress report, and the other run records the end.
 """
 
+import hashlib
 import json
 import logging
 import os
@@ -18,6 +28,7 @@ import socket
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import psutil
 from redis import Redis
@@ -32,6 +43,20 @@ RENEW_SECONDS = 2
 WAIT_POLL_SECONDS = 0.25
 HEARTBEATS_KEY = "dashboard:task-heartbeats"
 HOST = socket.gethostname()
+
+
+def _process_space() -> str:
+    """Names where a pid means one process: this boot of this host, this PID namespace."""
+    parts = [HOST]
+    try:  # Linux; elsewhere the hostname alone, as before
+        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+        parts.append(os.readlink("/proc/self/ns/pid"))  # "pid:[4026531836]"
+    except OSError:
+        pass
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+PROCESS_SPACE = _process_space()
 
 # Claim and stamp the heartbeat in one round trip: they are the price every run pays.
 _CLAIM = "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then redis.call('hset', KEYS[2], ARGV[3], ARGV[4]) return 1 end return 0"  # noqa: E501
@@ -50,14 +75,15 @@ def claim_key(task_id: str) -> str:
 
 
 def new_token() -> str:
-    """Names the holder: host and pid let a claimant on the same host see that it is dead."""
-    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    """Names the holder: its process space and pid let a claimant in the same space see that
+    it is dead."""
+    return f"{PROCESS_SPACE}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 def holder_is_dead(token: str) -> bool:
-    """True only when certain: the holder ran on this host and its process is gone."""
+    """True only when certain: the holder ran in this process space and its process is gone."""
     parts = token.split(":")
-    if len(parts) != 3 or parts[0] != HOST or not parts[1].isdigit():
+    if len(parts) != 3 or parts[0] != PROCESS_SPACE or not parts[1].isdigit():
         return False
     try:
         # A killed pool process stays a zombie until its parent reaps it: dead all the same.
@@ -86,6 +112,7 @@ class RunGuard:
     def __init__(self, redis: Redis | None = None) -> None:
         self._redis = redis
         self._held: dict[str, tuple[str, str]] = {}  # task id -> (token, worker)
+        self._superseded: set[str] = set()  # held here, but another run holds the claim now
         self._lock = threading.Lock()
         self._renewer: threading.Thread | None = None
         self._pid = os.getpid()
@@ -127,6 +154,7 @@ class RunGuard:
         """Drops the claim and the heartbeat, if this process holds them."""
         with self._lock:  # forgotten first, so the renewer leaves it alone from now on
             held = self._held.pop(task_id, None)
+            self._superseded.discard(task_id)
         if held is None:
             return
         try:
@@ -135,6 +163,11 @@ class RunGuard:
             with self._lock:  # still held, so a failed release is retried
                 self._held.setdefault(task_id, held)
             raise
+
+    def superseded(self, task_id: str) -> bool:
+        """Whether another run took this run's claim while it was frozen: it is to stop."""
+        with self._lock:
+            return task_id in self._superseded
 
     def holds(self, task_id: str) -> bool:
         with self._lock:
@@ -157,7 +190,10 @@ class RunGuard:
         if kept == RETAKEN:
             log.warning("task %s: its claim had lapsed (Redis away?); taken again", task_id)
         elif not kept:
-            log.error("task %s: its claim lapsed while it ran, and another run holds it", task_id)
+            log.error("task %s: another run took its lapsed claim; this run stops", task_id)
+            with self._lock:
+                if task_id in self._held:
+                    self._superseded.add(task_id)
 
     def _ensure_renewer(self) -> None:
         """Called under the lock. A thread does not survive a fork: a pool process starts its

@@ -70,8 +70,18 @@ class TrackedTask(Task[Any, Any]):
             # run die, this copy is what runs the task again.
             raise self.retry(countdown=RECHECK_SECONDS)
         # However the run ends, skipped included, task_postrun lets go of the claim.
-        if not lifecycle.begin(task_id, self, kwargs):
+        if not self._begin(task_id, kwargs):
             raise Ignore()
+
+    def _begin(self, task_id: str, kwargs: dict[str, Any]) -> bool:
+        try:
+            return lifecycle.begin(task_id, self, kwargs)
+        except retrying.DATABASE_UNREACHABLE as error:
+            # The start could not be recorded, through the retries: this worker may be cut
+            # off from the database. Queued again, for any worker, rather than acknowledged
+            # and lost with its row QUEUED for ever (a scale-out probe lost three so).
+            log.error("task %s could not be started here; queued again: %s", task_id, error)
+            raise self.retry(countdown=RECHECK_SECONDS) from error
 
 
 @contextmanager

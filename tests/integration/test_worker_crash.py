@@ -130,3 +130,33 @@ def test_a_task_whose_worker_is_gone_for_good_ends_lost_saying_why(
     )
     (row,) = rows(engine, task_id)
     assert row.state == "LOST" and row.attempts == 1
+
+
+def test_a_worker_cut_off_from_the_database_hands_its_tasks_back(
+    api: httpx.Client,
+    worker: Worker,
+    stack_env: dict[str, str],
+    engine: Engine,
+    tmp_path: Path,
+) -> None:
+    """A worker that cannot record a start (its database away past the retries) queues the
+    task again instead of acknowledging it: a worker that can then runs it (a scale-out probe
+    had three tasks acknowledged and left QUEUED for ever)."""
+    nowhere = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere"
+    env = {**stack_env, "DATABASE_URL": nowhere, "DB_RETRY_SECONDS": "2"}
+    worker.stop()
+    cut_off = Worker(env, tmp_path, worker.redis)
+    try:
+        cut_off.start_and_wait()
+        task_id = api.post("/api/tasks/demo", json={"seconds": 0, "should_fail": False}).json()[
+            "id"
+        ]
+        wait_until(lambda: f"task {task_id} could not be started here" in cut_off.log_tail(200),
+                   "the cut-off worker to hand the task back", 60)  # fmt: skip
+    finally:
+        cut_off.stop()
+        worker.start_and_wait()
+    wait_until(lambda: api.get(f"/api/tasks/{task_id}").json()["state"] == "SUCCESS",
+               "a worker that reaches the database to run it", 120)  # fmt: skip
+    with Session(engine) as session:
+        assert len(list(session.exec(select(Task).where(Task.id == task_id)))) == 1

@@ -3,13 +3,16 @@
 import json
 import logging
 import subprocess
+import sys
 import time
+from types import SimpleNamespace
 
+import psutil
 import pytest
 from redis import Redis
 
-from dashboard import runguard
-from dashboard.runguard import HEARTBEATS_KEY, HOST, RunGuard, claim_key
+from dashboard import lifecycle, runguard
+from dashboard.runguard import HEARTBEATS_KEY, PROCESS_SPACE, RunGuard, claim_key
 
 
 def dead_pid() -> int:
@@ -30,12 +33,12 @@ def test_a_second_run_waits_and_gives_up_while_the_first_holds_the_claim(redis: 
 
 
 def test_a_claim_whose_process_on_this_host_is_gone_is_taken_over_at_once(redis: Redis) -> None:
-    redis.set(claim_key("t-1"), f"{HOST}:{dead_pid()}:abcdef", px=60_000)
+    redis.set(claim_key("t-1"), f"{PROCESS_SPACE}:{dead_pid()}:abcdef", px=60_000)
     started = time.monotonic()
     guard = RunGuard(redis)
     assert guard.claim("t-1", "w@host", wait_seconds=5)
     assert time.monotonic() - started < 5, "it waited for the expiry instead"
-    assert redis.get(claim_key("t-1")).decode().startswith(f"{HOST}:")  # type: ignore[union-attr]
+    assert redis.get(claim_key("t-1")).decode().startswith(f"{PROCESS_SPACE}:")  # type: ignore[union-attr]
     guard.release("t-1")
 
 
@@ -69,8 +72,8 @@ def test_release_drops_only_a_claim_this_process_holds(redis: Redis) -> None:
 
 
 def test_the_holder_is_dead_only_when_certain() -> None:
-    assert runguard.holder_is_dead(f"{HOST}:{dead_pid()}:x")
-    assert not runguard.holder_is_dead(f"{HOST}:1:x")  # init: alive
+    assert runguard.holder_is_dead(f"{PROCESS_SPACE}:{dead_pid()}:x")
+    assert not runguard.holder_is_dead(f"{PROCESS_SPACE}:1:x")  # init: alive
     assert not runguard.holder_is_dead(f"another-host:{dead_pid()}:x")
     assert not runguard.holder_is_dead("garbage")
 
@@ -119,7 +122,45 @@ def test_a_claim_another_run_took_is_left_to_it(
     redis.hset(HEARTBEATS_KEY, "t-1", json.dumps({"at": 1, "worker": "w2@elsewhere"}))
     with caplog.at_level(logging.ERROR, logger="dashboard.runguard"):
         guard.renew_all()
-    assert "another run holds it" in caplog.text
+    assert "another run took its lapsed claim; this run stops" in caplog.text
+    assert guard.superseded("t-1")
     assert redis.get(claim_key("t-1")) == b"elsewhere:1:abc"
     assert json.loads(redis.hget(HEARTBEATS_KEY, "t-1"))["worker"] == "w2@elsewhere"  # type: ignore[arg-type]
     guard.release("t-1")
+
+
+def test_a_holder_in_another_pid_namespace_of_this_host_is_not_judged_dead() -> None:
+    """Containers sharing a hostname (host networking) each have their own pids: a pid from
+    another namespace, not found here, says nothing (judging it dead ran a task twice)."""
+    inner = (
+        "echo 3000000 > /proc/sys/kernel/ns_last_pid && "
+        f"{sys.executable} -c 'from dashboard import runguard; print(runguard.new_token())'"
+    )
+    command = ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", inner]
+    try:
+        made = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    except FileNotFoundError:
+        pytest.skip("no unshare here")
+    if made.returncode != 0:
+        pytest.skip(f"no PID namespace for this user here: {made.stderr.strip()}")
+    token = made.stdout.strip()
+    space, pid, _ = token.split(":")
+    assert int(pid) > 3_000_000 and not psutil.pid_exists(int(pid))  # no such pid out here
+    assert space != PROCESS_SPACE
+    assert not runguard.holder_is_dead(token)
+
+
+def test_a_superseded_run_stops_at_its_next_progress_report(redis: Redis) -> None:
+    guard = RunGuard(redis)
+    assert guard.claim("t-1", "w@host")
+    redis.set(claim_key("t-1"), "elsewhere:1:abc", px=60_000)  # a woken run finds it taken
+    guard.renew_all()
+    task = SimpleNamespace(request=SimpleNamespace(id="t-1"))
+    original, runguard.guard = runguard.guard, guard
+    try:
+        with pytest.raises(lifecycle.RunSuperseded):
+            lifecycle.report_progress(task, 50.0, "halfway")  # type: ignore[arg-type]
+    finally:
+        runguard.guard = original
+    guard.release("t-1")
+    assert not guard.superseded("t-1")
