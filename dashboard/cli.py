@@ -193,6 +193,23 @@ def web(settings: Settings) -> int:
     return 0
 
 
+# The kernel's own PID namespace (PROC_PID_INIT_INO): a process outside any container's.
+INITIAL_PID_NAMESPACE = "pid:[4026531836]"
+
+
+def default_worker_name(read_namespace: Callable[[], str] | None = None) -> str:
+    """`worker-PID@%h`. In a PID namespace of its own (a container; with host networking it
+    shares the host's name) pids repeat, so the namespace joins the name: two such workers
+    were both `worker-3000001@vm`, and the fleet showed one row for two."""
+    try:
+        namespace = (read_namespace or (lambda: os.readlink("/proc/self/ns/pid")))()
+    except OSError:  # not Linux
+        namespace = INITIAL_PID_NAMESPACE
+    inode = namespace.removeprefix("pid:[").removesuffix("]")
+    in_container = namespace != INITIAL_PID_NAMESPACE
+    return f"worker-{os.getpid()}{f'.{inode}' if in_container else ''}@%h"
+
+
 def worker(settings: Settings) -> int:
     """A standard Celery worker, as `celery -A dashboard.worker worker` would start it."""
     from dashboard.worker import app
@@ -205,7 +222,7 @@ def worker(settings: Settings) -> int:
         f"--loglevel={settings.log_level.upper()}",
         f"--concurrency={settings.worker_concurrency}",
         # Celery's default node name, celery@host, clashes when two workers share a host.
-        f"--hostname={settings.worker_name or f'worker-{os.getpid()}@%h'}",
+        f"--hostname={settings.worker_name or default_worker_name()}",
     ]
     return start(argv) or 0
 

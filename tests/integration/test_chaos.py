@@ -10,6 +10,7 @@ for, and a task whose run was killed started again within 30 seconds.
 import contextlib
 import os
 import random
+import re
 import signal
 import time
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ def running_on(engine: Engine, worker_pid: int) -> dict[str, int]:
         return {
             row.id: row.attempts
             for row in rows
-            if row.worker and row.worker.startswith(f"worker-{worker_pid}@")
+            if row.worker and re.match(rf"worker-{worker_pid}(\.\d+)?@", row.worker)
         }
 
 

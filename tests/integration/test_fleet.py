@@ -2,6 +2,7 @@
 and that standard Celery tools (`celery inspect`) see the same workers and tasks."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -75,7 +76,8 @@ def test_the_live_worker_is_online_with_its_gauges(api: httpx.Client, worker: Wo
     listed = wait_for_worker(
         api, "the worker to report", lambda w: w["online"], SHOWS_WITHIN, pid=worker.pid
     )
-    assert listed["name"].startswith(f"worker-{worker.pid}@")
+    # worker-PID@host (in a PID namespace of its own, worker-PID.NAMESPACE@host)
+    assert re.match(rf"worker-{worker.pid}(\.\d+)?@", listed["name"])
     assert (listed["pool"], listed["concurrency"]) == ("prefork", 2)
     assert listed["stopped_at"] is None and listed["silent_seconds"] < 10
     host = listed["host"]
