@@ -2,9 +2,9 @@
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from sqlmodel import Session
 
+from dashboard import migrate
 from dashboard.deps import ServicesDep
 from dashboard.services import Services
 
@@ -12,11 +12,16 @@ router = APIRouter(tags=["health"])
 
 
 def _check_database(services: Services) -> str:
+    """Up, and at this code's schema: a replica started before the migrations ran answers
+    every request with an error, and must not look ready to a load balancer."""
     try:
         with Session(services.engine) as session:
-            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+            current = migrate.current_revision(session.connection())
     except Exception as error:
         return f"down: {type(error).__name__}"
+    wanted = migrate.head_revision()
+    if current != wanted:
+        return f"not migrated: at {current or 'no revision'}, this code needs {wanted}"
     return "ok"
 
 

@@ -50,3 +50,25 @@ def test_health_is_200_when_both_answer(tmp_path: Path) -> None:
         redis.stop()
     assert response.status_code == 200
     assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_health_is_503_until_the_database_is_migrated(tmp_path: Path) -> None:
+    """A replica started before `dashboard migrate` answers every request with an error: it
+    must not look ready. Once migrated, it is, with no restart."""
+    from dashboard import migrate
+    from dashboard.redisserver import EmbeddedRedis
+
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    redis = EmbeddedRedis(tmp_path)
+    try:
+        settings = Settings(state_dir=tmp_path, redis_url=redis.start(), database_url=database_url)
+        before = get_health(settings)
+        migrate.upgrade(database_url)
+        after = get_health(settings)
+    finally:
+        redis.stop()
+    assert before.status_code == 503
+    head = migrate.head_revision()
+    wanted = f"not migrated: at no revision, this code needs {head}"
+    assert before.json()["checks"]["database"] == wanted
+    assert after.status_code == 200
