@@ -15,7 +15,7 @@ from starlette.types import ASGIApp
 
 from dashboard import reaper
 from dashboard.bodylimit import BodySizeLimit
-from dashboard.db import make_engine
+from dashboard.db import engine_for
 from dashboard.errors import install_error_handlers
 from dashboard.eventresponse import SendWatch, goodbye_on_shutdown
 from dashboard.fleetwatcher import FleetWatcher
@@ -73,7 +73,7 @@ def build_services(settings: Settings) -> Services:
     redis = Redis.from_url(settings.effective_redis_url, health_check_interval=30)
     return Services(
         settings=settings,
-        engine=make_engine(settings.effective_database_url),
+        engine=engine_for(settings),
         redis=redis,
         async_redis=async_redis,
         celery=celery_app,

@@ -9,13 +9,26 @@ from typing import Any
 from sqlalchemy import Engine, event
 from sqlmodel import create_engine
 
+from dashboard.settings import Settings
 
-def make_engine(url: str) -> Engine:
+
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+    """`pool_size` connections kept open per process, and up to `max_overflow` more at busy
+    moments (DB_POOL_SIZE, DB_MAX_OVERFLOW): web replicas times WEB_CONCURRENCY times their
+    sum, plus the workers' pool processes, must stay under the server's max_connections."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+
+
+def engine_for(settings: Settings) -> Engine:
+    return make_engine(
+        settings.effective_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -9,7 +9,7 @@ from functools import lru_cache
 from redis import Redis
 from sqlalchemy import Engine
 
-from dashboard.db import make_engine
+from dashboard.db import engine_for
 from dashboard.events import append_progress, append_task
 from dashboard.models import TaskView
 from dashboard.settings import get_settings
@@ -17,7 +17,7 @@ from dashboard.settings import get_settings
 
 @lru_cache
 def engine() -> Engine:
-    return make_engine(get_settings().effective_database_url)
+    return engine_for(get_settings())
 
 
 @lru_cache

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # closed as LOST. A dead worker's tasks run again well within it (about 15 s at most).
     task_lost_after_seconds: float = Field(60, gt=0)
     lost_sweep_seconds: float = Field(5, gt=0)
+    # Database connections each process keeps open, and how many more it may open when busy.
+    db_pool_size: int = Field(5, ge=1)
+    db_max_overflow: int = Field(10, ge=0)
     # How long the worker keeps retrying to record a task's state while the database is away.
     db_retry_seconds: float = Field(120, gt=0)
     # Larger request bodies are refused with 413 (nothing the app takes comes near it).
