@@ -49,18 +49,28 @@ def _end_logins(settings: Settings, session: Session, user: User) -> str:
     """A password set by an operator (a reset, after a loss or a theft) ends every login of
     the account: its sessions and its tokens, with their event streams where Redis answers."""
     assert user.id is not None
-    ended = [session_login(key) for key in sessions.end_all(session, user_id=user.id)]
-    ended += [token_login(token) for token in tokens.revoke_all(session, user_id=user.id)]
+    sessions_ended = sessions.end_all(session, user_id=user.id)
+    tokens_revoked = tokens.revoke_all(session, user_id=user.id)
+    ended = [session_login(key) for key in sessions_ended]
+    ended += [token_login(token) for token in tokens_revoked]
+    said = (
+        f"; password replaced, {_count(len(sessions_ended), 'session')} ended and "
+        f"{_count(len(tokens_revoked), 'API token')} revoked"
+    )
     url = settings.redis_url or embedded_url(settings.state_dir)
     if url is None or not ended:
-        return f"; {len(ended)} logins ended"
+        return said
     try:
         with Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5) as redis:
             for login in ended:
                 events.append_login_ended(redis, login, max_length=settings.event_log_length)
     except RedisError:
-        return f"; {len(ended)} logins ended (their open event streams at their next reconnect)"
-    return f"; {len(ended)} logins ended, with their event streams"
+        return f"{said} (their open event streams end at their next reconnect)"
+    return f"{said}, with their event streams"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -31,6 +31,9 @@ from dashboard.submissions import readable
 log = logging.getLogger(__name__)
 # How soon to try again when the queue or the database cannot answer (503).
 RETRY_AFTER_SECONDS = 5
+# How soon to ask again past a user's limit (tasks, streams): a guess, as nobody knows when
+# tasks end, but one a client can follow.
+LIMIT_RETRY_AFTER_SECONDS = 30
 # Paths whose callers are programs (or EventSource), which a redirect to a form would not help.
 MACHINE_PREFIXES = ("/api/", "/events", "/fragments/", "/openapi.json", "/metrics")
 
@@ -64,7 +67,8 @@ async def _redis_unavailable(request: Request, error: Exception) -> Response:
 
 async def _too_many_active(request: Request, error: Exception) -> Response:
     """A start (an API call, a Retry) past the owner's limit: 429, saying what to do."""
-    return await _http_error(request, HTTPException(429, detail=str(error)))
+    headers = {"Retry-After": str(LIMIT_RETRY_AFTER_SECONDS)}
+    return await _http_error(request, HTTPException(429, detail=str(error), headers=headers))
 
 
 async def _login_required(request: Request, error: Exception) -> Response:

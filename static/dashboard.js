@@ -586,21 +586,28 @@
   // its way has had its row swapped away by then, and its refusal ("ended already") would
   // never show: the request itself says so once the button has left the page. Only buttons
   // whose answers are never swapped in (hx-swap="none"): a form's 422 replaces the form.
+  // The same goes for the refusals the page's htmx config swaps in like answers (a form's
+  // 422 carries the form back): htmx reports no error for them, and a button that swaps
+  // nothing would say nothing. A Retry past the owner's limit (429) or with the queue away
+  // (503) was silent so.
+  const SWAPPED_REFUSALS = new Set([422, 429, 503]);
   document.addEventListener("htmx:beforeSend", function (event) {
     const asker = event.detail.elt;
     const xhr = event.detail.xhr;
     if (asker.getAttribute("hx-swap") !== "none") return;
     xhr.addEventListener("loadend", function () {
-      if (asker.isConnected || (xhr.status >= 200 && xhr.status < 400)) return;
+      if (xhr.status >= 200 && xhr.status < 400) return;
+      if (asker.isConnected && !SWAPPED_REFUSALS.has(xhr.status)) return; // htmx said it
       showError("Refused: " + reasonOf(xhr));
     });
   });
 
-  // A Retry on a task's own page goes on to the new task's page.
+  // A Retry on a task's own page goes on to the new task's page, once it has been made.
   document.addEventListener("htmx:afterRequest", function (event) {
     const asker = event.detail.elt;
-    if (!asker.hasAttribute("data-go-to-created") || !event.detail.successful) return;
-    const created = JSON.parse(event.detail.xhr.responseText);
+    const xhr = event.detail.xhr;
+    if (!asker.hasAttribute("data-go-to-created") || xhr.status !== 202) return;
+    const created = JSON.parse(xhr.responseText);
     window.location.assign("/tasks/" + encodeURIComponent(created.id));
   });
 

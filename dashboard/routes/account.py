@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Path, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session
@@ -82,9 +82,15 @@ def tokens_context(session: Session, viewer: Viewer, **extra: Any) -> dict[str, 
 
 @router.get("/account", response_class=HTMLResponse, include_in_schema=False)
 def account_page(
-    request: Request, services: ServicesDep, session: SessionDep, viewer: CurrentUser
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    viewer: CurrentUser,
+    password_changed: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
 ) -> HTMLResponse:
-    context = tokens_context(session, viewer)
+    """`password_changed`: where a plain form's password change lands (how many other
+    logins it ended)."""
+    context = tokens_context(session, viewer, password_changed=password_changed)
     return page_or_fragment(request, services, "account.html", "partials/tokens.html", context)
 
 

@@ -2,10 +2,11 @@
 left logged in is not enough), tries count against the account like logins, and every other
 login of mine ends with the change, on every web replica, its event streams included."""
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -26,6 +27,14 @@ FormField = Annotated[str, Form()]
 FRAGMENT = "partials/password.html"
 
 
+@dataclass(frozen=True)
+class Refused:
+    field: str
+    reason: str
+    status: int
+    retry_after: int | None = None
+
+
 @router.post("/account/password", response_class=HTMLResponse)
 def change_password(
     request: Request,
@@ -34,18 +43,25 @@ def change_password(
     viewer: CurrentUser,
     current_password: FormField = "",
     new_password: FormField = "",
-) -> HTMLResponse:
+) -> Response:
     refused = _refusal(request, services, session, viewer, current_password, new_password)
     if refused is not None:
-        field, reason, status = refused
-        context = {"password_errors": {field: reason}}
-        return _answer(request, services, session, viewer, context, status)
+        response = _answer(
+            request, services, session, viewer, {"password_errors": {refused.field: refused.reason}}
+        )
+        response.status_code = refused.status
+        if refused.retry_after is not None:
+            response.headers["Retry-After"] = str(refused.retry_after)
+        return response
     user = session.get(User, viewer.id)
     assert user is not None  # the viewer was read from it a moment ago
     users.set_password(session, user, new_password)
     ended = sessions.end_all(session, user_id=viewer.id, but=viewer.login)
     for key in ended:
         loginends.announce(services, session_login(key))
+    if request.headers.get("HX-Request") != "true":
+        # A plain form goes on to the account page, so a reload does not send it again.
+        return RedirectResponse(f"/account?password_changed={len(ended)}", status_code=303)
     return _answer(request, services, session, viewer, {"password_changed": len(ended)})
 
 
@@ -56,24 +72,24 @@ def _refusal(
     viewer: Viewer,
     current: str,
     new: str,
-) -> tuple[str, str, int] | None:
-    """What is wrong (field, reason, status), or None when the change may go ahead."""
+) -> Refused | None:
+    """What is wrong, or None when the change may go ahead."""
     if not viewer.login.startswith("session:"):
         # A token acts as its user, but is not them: it cannot take the account over.
-        return "current_password", NOT_WITH_A_TOKEN, 403
+        return Refused("current_password", NOT_WITH_A_TOKEN, 403)
     throttle, address = login_throttle(services), client_address(request)
     refused = throttle.attempt(address, viewer.email)
     if refused:
         wait = f"Too many wrong passwords: try again in {describe_wait(refused.seconds)}."
-        return "current_password", wait, 429
+        return Refused("current_password", wait, 429, refused.seconds)
     if users.authenticate(session, email=viewer.email, password=current) is None:
-        return "current_password", "Wrong password.", 422
+        return Refused("current_password", "Wrong password.", 422)
     throttle.forgive(address, viewer.email)
     problem = _new_password_problem(viewer.email, current, new)
-    return None if problem is None else ("new_password", problem, 422)
+    return None if problem is None else Refused("new_password", problem, 422)
 
 
-NOT_WITH_A_TOKEN = "A password is changed from the account page, logged in with it."
+NOT_WITH_A_TOKEN = "An API token cannot change the password: log in and use the account page."
 
 
 def _new_password_problem(email: str, current: str, new: str) -> str | None:
@@ -92,12 +108,11 @@ def _answer(
     session: Session,
     viewer: Viewer,
     context: dict[str, Any],
-    status: int = 200,
 ) -> HTMLResponse:
     """The section alone for htmx; the whole account page for a plain form post."""
     wants_fragment = request.headers.get("HX-Request") == "true"
     template = FRAGMENT if wants_fragment else "account.html"
     if not wants_fragment:
         context = {**tokens_context(session, viewer), **context}
-    response = services.templates.TemplateResponse(request, template, context, status_code=status)
+    response: HTMLResponse = services.templates.TemplateResponse(request, template, context)
     return response

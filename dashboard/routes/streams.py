@@ -12,6 +12,7 @@ from sse_starlette import ServerSentEvent
 
 from dashboard.accounts.viewer import Viewer
 from dashboard.deps import LOGGED_IN, AudienceDep, CurrentUser, ResumeIdDep, ServicesDep
+from dashboard.errors import LIMIT_RETRY_AFTER_SECONDS
 from dashboard.eventresponse import EventStreamResponse
 from dashboard.events import Audience
 from dashboard.finishedfilter import FinishedFilter
@@ -52,7 +53,9 @@ def _response(
     limit = services.settings.user_max_streams
     if services.hub.streams_of(viewer.id) >= limit:
         detail = f"you have {limit} event streams open here, the most allowed; close some"
-        raise HTTPException(429, detail=detail)
+        raise HTTPException(
+            429, detail=detail, headers={"Retry-After": str(LIMIT_RETRY_AFTER_SECONDS)}
+        )
     snapshot = _html_snapshot if format_name == HTML else _json_snapshot
 
     async def take_snapshot() -> list[ServerSentEvent]:

@@ -195,3 +195,10 @@ def test_a_password_change_ends_every_other_login_and_its_streams(web: str, engi
     with Session(engine) as session:
         assert users.authenticate(session, email=user.email, password=PASSWORD) is None
         assert users.authenticate(session, email=user.email, password=change["new_password"])
+    # Without script, a change goes on to the account page, which says so (no resending).
+    again = {"current_password": change["new_password"], "new_password": PASSWORD}
+    with page_client(web, user) as plain:
+        moved = plain.post("/account/password", data=again)
+        assert moved.status_code == 303
+        assert moved.headers["location"] == "/account?password_changed=0"
+        assert "Password changed." in plain.get(moved.headers["location"]).text

@@ -43,7 +43,8 @@ def test_a_password_reset_ends_every_login_of_the_account(
     before = Redis.from_url(redis_server.url).xlen(STREAM_KEY)
     monkeypatch.setattr("sys.stdin", io.StringIO("a brand new passphrase\n"))
     said = setup_admin(settings, user.email, password_stdin=True)
-    assert said.endswith("; 2 logins ended, with their event streams")
+    expected = "; password replaced, 1 session ended and 1 API token revoked"
+    assert said.endswith(f"{expected}, with their event streams")
     with Session(engine) as session:
         assert sessions.find(session, cookie=user.cookie) is None
         assert tokens.find(session, plain=user.token) is None

@@ -41,7 +41,7 @@ def test_starts_past_the_limit_are_refused_saying_why(app: InProcessApp) -> None
     user = make_user(app.engine)
     *started, refused, from_page = app.send(user, [DEMO] * (LIMIT + 1) + [PAGE_PI])
     assert [answer.status_code for answer in started] == [202] * LIMIT
-    assert refused.status_code == 429
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "30"
     assert refused.json()["detail"].startswith(f"you have {LIMIT} tasks queued or running")
     # The page's form comes back with the reason, which htmx swaps in.
     assert from_page.status_code == 429 and 'id="pi-form"' in from_page.text
@@ -76,7 +76,7 @@ def test_a_user_may_hold_only_so_many_event_streams(
     hub = app.app.state.services.hub
     held = [hub.subscribe(Audience(user_id=ann.id)) for _ in range(2)]
     (refused,) = app.send(ann, [("GET", "/api/events", {}, {})])
-    assert refused.status_code == 429
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "30"
     assert refused.json()["detail"].startswith("you have 2 event streams open here")
     held[0].hang_up()
     assert hub.streams_of(ann.id) == 1 and hub.streams_of(bob.id) == 0
