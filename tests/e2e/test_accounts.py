@@ -317,3 +317,19 @@ def test_changing_the_password_logs_out_the_other_browser(
         log_in(other, live_server, email, password="a brand new passphrase")
     finally:
         elsewhere.close()
+
+
+def test_on_a_phone_the_tokens_fit_their_card(
+    signed_in: Page, live_server: str, artifacts: Path
+) -> None:
+    """QA: at 390 pixels the tokens table was wider than its card, "last used" cut off."""
+    page = signed_in
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server}/account")
+    page.fill("#token-name", "phone script")
+    page.click("#token-form button")
+    expect(page.locator("#new-token")).to_be_visible()
+    card = page.locator("#tokens")
+    assert card.evaluate("(card) => card.scrollWidth <= card.clientWidth")
+    expect(page.get_by_role("button", name="Revoke the token phone script")).to_be_in_viewport()
+    page.screenshot(path=str(artifacts / "tokens-phone.png"), full_page=True)
