@@ -5,14 +5,13 @@ import sys
 
 from pydantic import ValidationError
 from redis import Redis
-from redis.exceptions import RedisError
 from sqlmodel import Session
 
-from dashboard import events
+from dashboard import loginends
 from dashboard.accounts import sessions, tokens, users
 from dashboard.accounts.users import Credentials
 from dashboard.accounts.viewer import session_login, token_login
-from dashboard.db import make_engine
+from dashboard.db import engine_for
 from dashboard.models import User
 from dashboard.redisserver import embedded_url
 from dashboard.settings import Settings
@@ -27,7 +26,7 @@ class AdminSetupError(Exception):
 
 
 def setup_admin(settings: Settings, email: str, *, password_stdin: bool) -> str:
-    engine = make_engine(settings.effective_database_url)
+    engine = engine_for(settings)
     try:
         with Session(engine) as session:
             existing = users.find_by_email(session, email=email)
@@ -60,11 +59,9 @@ def _end_logins(settings: Settings, session: Session, user: User) -> str:
     url = settings.redis_url or embedded_url(settings.state_dir)
     if url is None or not ended:
         return said
-    try:
-        with Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5) as redis:
-            for login in ended:
-                events.append_login_ended(redis, login, max_length=settings.event_log_length)
-    except RedisError:
+    with Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5) as redis:
+        told = loginends.announce_to(redis, ended, max_length=settings.event_log_length)
+    if not told:
         return f"{said} (their open event streams end at their next reconnect)"
     return f"{said}, with their event streams"
 

@@ -7,7 +7,7 @@ redirect into a region of the page).
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -22,7 +22,7 @@ from starlette.formparsers import MultiPartException
 
 from dashboard.accounts.viewer import CsrfRefused, LoginRequired
 from dashboard.enqueue import BrokerUnavailable
-from dashboard.quotas import TooManyActive
+from dashboard.quotas import LimitReached
 from dashboard.retrying import DATABASE_UNREACHABLE, REDIS_UNREACHABLE
 from dashboard.securityheaders import header_dict
 from dashboard.storabletext import printable
@@ -34,6 +34,8 @@ RETRY_AFTER_SECONDS = 5
 # How soon to ask again past a user's limit (tasks, streams): a guess, as nobody knows when
 # tasks end, but one a client can follow.
 LIMIT_RETRY_AFTER_SECONDS = 30
+DATABASE_AWAY = "the database is unavailable at the moment; try again shortly"
+REDIS_AWAY = "the task queue is unreachable at the moment; try again shortly"
 # Paths whose callers are programs (or EventSource), which a redirect to a form would not help.
 MACHINE_PREFIXES = ("/api/", "/events", "/fragments/", "/openapi.json", "/metrics")
 
@@ -47,26 +49,21 @@ async def _broker_unavailable(_request: Request, error: Exception) -> JSONRespon
     return JSONResponse(body, status_code=503, headers=headers)
 
 
-async def _database_unavailable(request: Request, error: Exception) -> Response:
-    """The database away, locked past its busy timeout, or its pool dry: a 503 to try again
-    (a probe got a bare 500 after 30 s of SQLite held locked by another program)."""
-    log.warning("database unavailable for %s %s: %s", request.method, request.url.path, error)
-    detail = "the database is unavailable at the moment; try again shortly"
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    return await _http_error(request, HTTPException(503, detail=detail, headers=headers))
+def _unavailable(what: str, detail: str) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """A 503 to try again, not a 500, for a service that cannot answer: the database (away,
+    locked past its busy timeout, or its pool dry: a probe got a bare 500 after 30 s of SQLite
+    held locked by another program), or Redis (the queue, the event log, the login limits)."""
+
+    async def answer(request: Request, error: Exception) -> Response:
+        log.warning("%s unavailable for %s %s: %s", what, request.method, request.url.path, error)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return await _http_error(request, HTTPException(503, detail=detail, headers=headers))
+
+    return answer
 
 
-async def _redis_unavailable(request: Request, error: Exception) -> Response:
-    """Redis away: the queue, the event log and the login limits are in it. A 503 to try
-    again, as for the database, not a 500."""
-    log.warning("redis unavailable for %s %s: %s", request.method, request.url.path, error)
-    detail = "the task queue is unreachable at the moment; try again shortly"
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    return await _http_error(request, HTTPException(503, detail=detail, headers=headers))
-
-
-async def _too_many_active(request: Request, error: Exception) -> Response:
-    """A start (an API call, a Retry) past the owner's limit: 429, saying what to do."""
+async def _limit_reached(request: Request, error: Exception) -> Response:
+    """Past one of a user's limits (dashboard.quotas): 429, saying what to do."""
     headers = {"Retry-After": str(LIMIT_RETRY_AFTER_SECONDS)}
     return await _http_error(request, HTTPException(429, detail=str(error), headers=headers))
 
@@ -259,11 +256,15 @@ async def _server_error(request: Request, error: Exception) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _server_error)
     app.add_exception_handler(BrokerUnavailable, _broker_unavailable)
+    database = _unavailable(
+        "database", "the database is unavailable at the moment; try again shortly"
+    )
     for unavailable in (*DATABASE_UNREACHABLE, PoolTimeout):
-        app.add_exception_handler(unavailable, _database_unavailable)
+        app.add_exception_handler(unavailable, database)
+    redis = _unavailable("redis", REDIS_AWAY)
     for unavailable in REDIS_UNREACHABLE:
-        app.add_exception_handler(unavailable, _redis_unavailable)
-    app.add_exception_handler(TooManyActive, _too_many_active)
+        app.add_exception_handler(unavailable, redis)
+    app.add_exception_handler(LimitReached, _limit_reached)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
     app.add_exception_handler(HTTPException, _http_error)

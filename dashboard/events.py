@@ -75,10 +75,10 @@ def append_event(redis: Redis, event: Event, *, max_length: int) -> str:
     return _text(_xadd(redis, event, max_length))
 
 
-def append_login_ended(redis: Redis, login: str, *, max_length: int) -> str:
-    """Tells every web process that this login has ended (Viewer.login)."""
-    event = Event(type=EventType.LOGIN_ENDED, data={"login": login})
-    return append_event(redis, event, max_length=max_length)
+def add_login_ended(pipe: Pipeline, login: str, *, max_length: int) -> None:
+    """Queues, on a pipeline the caller executes, the news for every web process that this
+    login has ended (Viewer.login)."""
+    _xadd(pipe, Event(type=EventType.LOGIN_ENDED, data={"login": login}), max_length)
 
 
 def append_task(redis: Redis, view: TaskView, *, max_length: int) -> str:

@@ -1,18 +1,28 @@
 """What one user may hold at once, so that one account cannot crowd out the others.
 
-A start is refused while its owner has `USER_MAX_ACTIVE_TASKS` tasks queued or running: a
-security probe queued work from one ordinary account that kept everyone else's waiting, and
-nothing stopped it queueing thousands. Two starts at the same moment may both pass the count,
-so the limit can be passed by a task or two; it bounds a flood, not an exact number.
+- Tasks: a start is refused while its owner has `USER_MAX_ACTIVE_TASKS` tasks queued or
+  running. A security probe queued work from one ordinary account that kept everyone else's
+  waiting, and nothing stopped it queueing thousands. Two starts at the same moment may both
+  pass the count, so the limit can be passed by a task or two; it bounds a flood, not an
+  exact number.
+- Event streams: at most `USER_MAX_STREAMS` open on one web process (each costs about 20 KB;
+  the probe opened 500 from one account).
+
+Past a limit the answer is 429 with Retry-After (dashboard.errors), whatever asked.
 """
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dashboard import crud
+from dashboard.hub import EventHub
 
 
-class TooManyActive(RuntimeError):
+class LimitReached(RuntimeError):
+    """The user holds as much of something as allowed; the message says what to do."""
+
+
+class TooManyActive(LimitReached):
     """The owner has as many tasks queued or running as allowed."""
 
     def __init__(self, limit: int) -> None:
@@ -30,3 +40,11 @@ def check_active(engine: Engine, owner_id: int | None, limit: int) -> None:
     with Session(engine) as session:
         if crud.count_active(session, owner_id=owner_id, up_to=limit) >= limit:
             raise TooManyActive(limit)
+
+
+def check_streams(hub: EventHub, user_id: int, limit: int) -> None:
+    """Raises LimitReached when the user may open no more streams on this process."""
+    if hub.streams_of(user_id) >= limit:
+        raise LimitReached(
+            f"you have {limit} event streams open here, the most allowed; close some"
+        )

@@ -19,6 +19,7 @@ from dashboard.deps import LOGGED_IN, CurrentUser, ServicesDep, SessionDep
 from dashboard.models import User
 from dashboard.routes.account import tokens_context
 from dashboard.routes.auth import client_address, login_throttle
+from dashboard.routes.pages import page_or_fragment
 from dashboard.services import Services
 from dashboard.submissions import field_errors
 
@@ -57,8 +58,7 @@ def change_password(
     assert user is not None  # the viewer was read from it a moment ago
     users.set_password(session, user, new_password)
     ended = sessions.end_all(session, user_id=viewer.id, but=viewer.login)
-    for key in ended:
-        loginends.announce(services, session_login(key))
+    loginends.announce(services, *(session_login(key) for key in ended))
     if request.headers.get("HX-Request") != "true":
         # A plain form goes on to the account page, so a reload does not send it again.
         return RedirectResponse(f"/account?password_changed={len(ended)}", status_code=303)
@@ -110,9 +110,5 @@ def _answer(
     context: dict[str, Any],
 ) -> HTMLResponse:
     """The section alone for htmx; the whole account page for a plain form post."""
-    wants_fragment = request.headers.get("HX-Request") == "true"
-    template = FRAGMENT if wants_fragment else "account.html"
-    if not wants_fragment:
-        context = {**tokens_context(session, viewer), **context}
-    response: HTMLResponse = services.templates.TemplateResponse(request, template, context)
-    return response
+    full = {**tokens_context(session, viewer), **context}
+    return page_or_fragment(request, services, "account.html", FRAGMENT, full)

@@ -6,13 +6,13 @@ dependencies, which would be closed before a long-lived stream ends.
 
 import asyncio
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from sqlmodel import Session
 from sse_starlette import ServerSentEvent
 
+from dashboard import quotas
 from dashboard.accounts.viewer import Viewer
 from dashboard.deps import LOGGED_IN, AudienceDep, CurrentUser, ResumeIdDep, ServicesDep
-from dashboard.errors import LIMIT_RETRY_AFTER_SECONDS
 from dashboard.eventresponse import EventStreamResponse
 from dashboard.events import Audience
 from dashboard.finishedfilter import FinishedFilter
@@ -50,12 +50,7 @@ def _json_snapshot(services: Services, audience: Audience) -> list[ServerSentEve
 def _response(
     services: Services, format_name: str, audience: Audience, viewer: Viewer, resume: str | None
 ) -> EventStreamResponse:
-    limit = services.settings.user_max_streams
-    if services.hub.streams_of(viewer.id) >= limit:
-        detail = f"you have {limit} event streams open here, the most allowed; close some"
-        raise HTTPException(
-            429, detail=detail, headers={"Retry-After": str(LIMIT_RETRY_AFTER_SECONDS)}
-        )
+    quotas.check_streams(services.hub, viewer.id, services.settings.user_max_streams)
     snapshot = _html_snapshot if format_name == HTML else _json_snapshot
 
     async def take_snapshot() -> list[ServerSentEvent]:

@@ -17,6 +17,7 @@ from dashboard.accounts.viewer import Viewer
 from dashboard.deps import LOGGED_IN, AudienceDep, CurrentUser, ServicesDep, SessionDep
 from dashboard.models import Task, TaskCreated, TaskKind, TaskPage, TaskState, TaskView
 from dashboard.routes.pages import may_see, owner_filter
+from dashboard.services import Services
 from dashboard.storabletext import NO_NUL
 from dashboard.submissions import CsvRequest, DemoRequest, PiRequest
 from dashboard.tasksearch import MAX_TERM, MIN_TERM
@@ -67,14 +68,7 @@ def create_pi_task(
     key: IdempotencyKey = None,
 ) -> TaskCreated:
     """Computes pi to `digits` decimals (Chudnovsky up to 1,000,000; Leibniz up to 10)."""
-    return _started_once(
-        services,
-        viewer,
-        key,
-        ("pi", request),
-        response,
-        lambda task_id: start_pi(services, request, viewer, task_id).id,
-    )
+    return _create(TaskKind.PI, start_pi, request, services, viewer, response, key)
 
 
 @router.post("/demo", status_code=202, response_model=TaskCreated, responses=START_ANSWERS)
@@ -86,14 +80,7 @@ def create_demo_task(
     key: IdempotencyKey = None,
 ) -> TaskCreated:
     """Sleeps `seconds`, then fails or succeeds (`should_fail` null: a coin toss)."""
-    return _started_once(
-        services,
-        viewer,
-        key,
-        ("demo", request),
-        response,
-        lambda task_id: start_demo(services, request, viewer, task_id).id,
-    )
+    return _create(TaskKind.DEMO, start_demo, request, services, viewer, response, key)
 
 
 @router.post("/csv", status_code=202, response_model=TaskCreated, responses=START_ANSWERS)
@@ -105,27 +92,40 @@ def create_csv_task(
     key: IdempotencyKey = None,
 ) -> TaskCreated:
     """Writes a CSV file: `rows` rows of sample data, or (`source: history`) my task history."""
-    return _started_once(
-        services,
-        viewer,
-        key,
-        ("csv", request),
-        response,
-        lambda task_id: start_csv(services, request, viewer, task_id).id,
-    )
+    return _create(TaskKind.CSV, start_csv, request, services, viewer, response, key)
+
+
+# start_pi, start_demo or start_csv (dashboard.taskstarts).
+Starter = Callable[[Services, Any, Viewer, str | None], TaskView]
+
+
+def _create(
+    kind: TaskKind,
+    starter: Starter,
+    request: BaseModel,
+    services: Services,
+    viewer: Viewer,
+    response: Response,
+    key: str | None,
+) -> TaskCreated:
+    asked = [kind.value, request.model_dump(mode="json")]
+
+    def start(task_id: str) -> str:
+        return starter(services, request, viewer, task_id).id
+
+    return _started_once(services, viewer, key, asked, response, start)
 
 
 def _started_once(
-    services: ServicesDep,
+    services: Services,
     viewer: Viewer,
     key: str | None,
-    request: tuple[str, Any],
+    asked: Any,
     response: Response,
     start: Callable[[str], str],
 ) -> TaskCreated:
-    """The task `start` starts, or the one an earlier request with the same key started."""
-    kind, body = request
-    asked = [kind, body.model_dump(mode="json") if isinstance(body, BaseModel) else body]
+    """The task `start` starts, or the one an earlier request with the same key (and the
+    same `asked`) started."""
     try:
         started = idempotency.start_once(services.redis, viewer.id, key, asked, start)
     except idempotency.KeyReused as error:
@@ -240,7 +240,7 @@ def retry_task(
         except cancellation.NotRetryable as error:
             raise HTTPException(409, detail=str(error)) from error
 
-    return _started_once(services, viewer, key, ("retry", task_id), response, start)
+    return _started_once(services, viewer, key, ["retry", task_id], response, start)
 
 
 @router.get("/{task_id}/file", response_class=FileResponse, responses=FILE_ANSWERS)
