@@ -43,6 +43,7 @@ from typing import Any
 
 import httpx
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.stack import (
     Stack,
@@ -430,16 +431,27 @@ def health(port: int) -> dict[str, Any] | None:
     return answer.json() if answer.status_code == 200 else None
 
 
-def sse_connections(port: int) -> int | None:
-    """How many streams the web process itself counts as open."""
-    answer = health(port)
-    return None if answer is None else int(answer["sse_connections"])
+def sse_connections(port: int, token: str) -> int | None:
+    """How many streams the web process itself counts as open: its gauge on /metrics, which
+    the bench's user may read as an admin."""
+    try:
+        answer = httpx.get(
+            f"http://{HOST}:{port}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        )
+    except httpx.HTTPError:
+        return None
+    if answer.status_code != 200:
+        return None
+    for family in text_string_to_metric_families(answer.text):
+        if family.name == "dashboard_sse_connections":
+            return int(family.samples[0].value)
+    return None
 
 
-def wait_until_no_streams(port: int, timeout: float) -> int | None:
+def wait_until_no_streams(port: int, token: str, timeout: float) -> int | None:
     """Waits (bounded) for the web process to notice every closed stream; returns the rest."""
     deadline = time.monotonic() + timeout
-    while (left := sse_connections(port)) and time.monotonic() < deadline:
+    while (left := sse_connections(port, token)) and time.monotonic() < deadline:
         time.sleep(0.5)
     return left
 
@@ -458,7 +470,7 @@ def bench_token(stack: Stack) -> str:
     """A user of the private stack and a personal token of theirs (this process writes them
     with the settings the web process gets)."""
     use_stack(stack)
-    return user_with_token("connections")[1]
+    return user_with_token("connections", admin=True)[1]  # admin: it reads /metrics too
 
 
 def sample_duration_ms() -> float:
@@ -486,11 +498,11 @@ def capacity(stack: Stack, token: str, pool: ClientPool, clients: int, work_dir:
         figures |= open_clients(pool, port, token, clients)
         say(f"{figures['connected']:,} connected in {figures['connect_seconds']} s")
         time.sleep(SETTLE_SECONDS)
-        figures |= {"rss_connected": resident(web), "server_counted": sse_connections(port)}
+        figures |= {"rss_connected": resident(web), "server_counted": sse_connections(port, token)}
         figures |= hold(pool, web)
         say(f"{figures['kept']:,} kept; p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms")
         pool.ask([{"op": "close"}] * len(pool.pipes), 30)
-        figures["server_left_after_close"] = wait_until_no_streams(port, 15)
+        figures["server_left_after_close"] = wait_until_no_streams(port, token, 15)
     return figures
 
 
@@ -585,7 +597,7 @@ def churn(stack: Stack, token: str, pool: ClientPool, cycles: int, work_dir: Pat
         figures["rss_start"] = resident(web)
         figures |= run_cycles(pool, port, token, cycles)
         say(f"{figures['cycles_done']:,} cycles in {figures['cycle_seconds']} s")
-        figures["server_left_after_cycles"] = wait_until_no_streams(port, 15)
+        figures["server_left_after_cycles"] = wait_until_no_streams(port, token, 15)
         time.sleep(SETTLE_SECONDS)
         figures["rss_after"] = resident(web)
     return figures

@@ -100,7 +100,7 @@ def use_stack(stack: Stack, **extra: str) -> None:
     runtime.reset_after_fork()  # handles made for an earlier stack point elsewhere
 
 
-def user_with_token(name: str) -> tuple[Any, str]:
+def user_with_token(name: str, *, admin: bool = False) -> tuple[Any, str]:
     """A new user of the stack in use, and a personal API token of theirs."""
     from sqlmodel import Session
 
@@ -109,9 +109,11 @@ def user_with_token(name: str) -> tuple[Any, str]:
 
     with Session(runtime.engine(), expire_on_commit=False) as session:
         email = f"{name}{time.time_ns()}@example.com"
-        user = users.register(session, email=email, password="correct horse battery staple")
+        user = users.register(
+            session, email=email, password="correct horse battery staple", is_admin=admin
+        )
         assert user.id is not None
-        token, _ = tokens.create(session, user_id=user.id, name="bench")
+        token, _ = tokens.create(session, user_id=user.id, name="bench", lifetime=None, most=1)
     return user, token
 
 

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from dashboard.atomicfile import write_atomically
 from dashboard.settings import get_settings
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
@@ -43,10 +44,6 @@ def file_of(result: dict[str, Any] | None) -> Path | None:
 
 
 def write_digits(task_id: str, digits: str) -> Path:
-    """Writes to a temporary name first, so a crash never leaves a half file under the real one."""
     path = digits_path(task_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part")
-    partial.write_text(digits + "\n", encoding="ascii")
-    partial.replace(path)
+    write_atomically(path, lambda out: out.write(digits + "\n"), encoding="ascii")
     return path

@@ -100,11 +100,13 @@ def record_final(
     state: TaskState,
     result: dict[str, Any] | None = None,
     error: str | None = None,
+    finished_at: datetime | None = None,
 ) -> Task | None:
     """Upserts the final state keyed by task id, so a redelivered task never adds a row.
 
     The first final state wins: a task cancelled (REVOKED) while it ran stays cancelled when
     it finishes after all. Returns the row, or None when the task had already ended.
+    `finished_at` is now unless the end is recorded later than it happened.
     """
     values = {
         "id": task_id,
@@ -114,7 +116,7 @@ def record_final(
         "state": state,
         "result": result,
         "error": error,
-        "now": utcnow(),
+        "now": finished_at or utcnow(),
     }
     return taskwrites.upsert_final(session, values)
 

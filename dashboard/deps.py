@@ -58,7 +58,7 @@ def get_viewer(
     with Session(services.engine) as session:
         viewer = _from_token(session, bearer.credentials) if bearer else None
         if bearer and viewer is None:
-            raise LoginRequired("the token is unknown or revoked")
+            raise LoginRequired(_why_refused(session, bearer.credentials))
         cookie = request.cookies.get(SESSION_COOKIE)
         if viewer is None and cookie:
             viewer = _from_cookie(session, cookie)
@@ -68,6 +68,12 @@ def get_viewer(
     return viewer
 
 
+def _why_refused(session: Session, plain: str) -> str:
+    if tokens.has_expired(session, plain=plain):
+        return "the token has expired; make a new one on the account page"
+    return "the token is unknown or revoked"
+
+
 def _from_token(session: Session, plain: str) -> Viewer | None:
     found = tokens.find(session, plain=plain)
     if found is None:
@@ -75,7 +81,14 @@ def _from_token(session: Session, plain: str) -> Viewer | None:
     token, user = found
     assert user.id is not None
     login = token_login(token.id)
-    return Viewer(user.id, user.email, user.is_admin, csrf_token=None, login=login)
+    return Viewer(
+        user.id,
+        user.email,
+        user.is_admin,
+        csrf_token=None,
+        login=login,
+        login_expires_at=token.expires_at,  # its streams end when it does
+    )
 
 
 def _from_cookie(session: Session, cookie: str) -> Viewer | None:

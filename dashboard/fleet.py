@@ -55,6 +55,9 @@ class WorkerStatus(BaseModel):
 class WorkerView(WorkerStatus):
     """A worker as the page and the API show it: its report, judged when it was read."""
 
+    # Unknown (null) once offline: a worker killed outright never reported its tasks' ends,
+    # so its last count would claim work that is no longer running there.
+    running: int | None  # type: ignore[assignment]
     online: bool
     silent_seconds: float  # since its last report
 
@@ -84,8 +87,12 @@ def _age(moment: datetime, now: datetime) -> float:
 
 def view_of(status: WorkerStatus, now: datetime) -> WorkerView:
     silent = max(0.0, _age(status.reported_at, now))
+    online = is_online(status, now)
     return WorkerView(
-        **status.model_dump(), online=is_online(status, now), silent_seconds=round(silent, 1)
+        **status.model_dump(exclude={"running"}),
+        running=status.running if online else None,
+        online=online,
+        silent_seconds=round(silent, 1),
     )
 
 

@@ -6,24 +6,27 @@ is what progress events are built from, so a progress tick costs no database que
 """
 
 import logging
+from datetime import datetime
 from typing import Any, TypeVar
 
 from celery import Task as CeleryTask
 from celery.exceptions import BackendStoreError, Ignore
 from celery.signals import task_postrun, worker_process_init
+from pydantic import BaseModel
 from sqlmodel import Session
 
 from dashboard import crud, endings, runguard, runtime
-from dashboard.models import Progress, TaskKind, TaskState, TaskView
+from dashboard.models import Progress, TaskKind, TaskState, TaskView, utcnow
 from dashboard.retrying import (
-    REDIS_UNREACHABLE,
+    DATABASE_UNREACHABLE,
+    REDIS_NOT_WRITTEN,
     through_database_outages,
     through_redis_outages,
 )
 from dashboard.settings import get_settings
 
 log = logging.getLogger(__name__)
-PROGRESS_NOT_STORED: tuple[type[Exception], ...] = (BackendStoreError, *REDIS_UNREACHABLE)
+PROGRESS_NOT_STORED: tuple[type[Exception], ...] = (BackendStoreError, *REDIS_NOT_WRITTEN)
 AnyTask = CeleryTask[Any, Any]
 T = TypeVar("T")
 TASK_PREFIX = "dashboard."
@@ -91,30 +94,60 @@ def _give_up_if_exhausted(session: Session, task_id: str) -> None:
     endings.close_as_lost(session, row, reason)
 
 
+class EndRecord(BaseModel):
+    """A run's end as SQL records it; a message carries it when the worker could not."""
+
+    task_id: str
+    kind: str
+    params: dict[str, Any]
+    state: TaskState
+    result: dict[str, Any] | None
+    error: str | None
+    finished_at: datetime
+
+
+class EndNotRecorded(Exception):
+    """The database stayed away through the retries; `record` is the end still to write."""
+
+    def __init__(self, record: EndRecord, cause: Exception) -> None:
+        super().__init__(f"the end of {record.task_id} is not recorded: {cause}")
+        self.record = record
+
+
 def record_end(
     task_id: str, task: AnyTask, kwargs: dict[str, Any], retval: Any, *, succeeded: bool
 ) -> None:
     """Called by the task itself as its body returns or raises (see dashboard.tasks), so the
     end is in SQL before Celery counts the task done: a process killed in between dies with
-    its task unfinished, and the task is handed back and runs again."""
+    its task unfinished, and the task is handed back and runs again. EndNotRecorded when the
+    database is away past the retries."""
     kind = kind_of(task)
     if kind is None:
         return
+    record = EndRecord(
+        task_id=task_id,
+        kind=kind,
+        params=dict(kwargs),
+        state=TaskState.SUCCESS if succeeded else TaskState.FAILURE,
+        result=retval if succeeded and isinstance(retval, dict) else None,
+        error=None if succeeded else describe_error(retval),
+        finished_at=utcnow(),
+    )
+    try:
+        write_end(record)
+    except DATABASE_UNREACHABLE as error:
+        raise EndNotRecorded(record, error) from error
+
+
+def write_end(record: EndRecord) -> None:
+    """Upserts the end (retrying through a short outage), then tells the pages."""
 
     def write() -> TaskView | None:
         with Session(runtime.engine(), expire_on_commit=False) as session:
-            row = crud.record_final(
-                session,
-                task_id=task_id,
-                kind=kind,
-                params=dict(kwargs),
-                state=TaskState.SUCCESS if succeeded else TaskState.FAILURE,
-                result=retval if succeeded and isinstance(retval, dict) else None,
-                error=None if succeeded else describe_error(retval),
-            )
+            row = crud.record_final(session, **record.model_dump())
             return None if row is None else endings.view_with_owner(session, row)
 
-    view = through_database_outages(write, f"recording the end of {task_id}")
+    view = through_database_outages(write, f"recording the end of {record.task_id}")
     if view is not None:
         endings.publish_ending(view)
 
@@ -149,9 +182,10 @@ def report_progress(task: AnyTask, percent: float, intermediate: str) -> None:
     try:
         task.update_state(state=TaskState.PROGRESS.value, meta=progress.model_dump())
     except PROGRESS_NOT_STORED as error:
-        # Celery gives up storing it after its retries (about 100 s of Redis away). A tick
-        # is news, not the work: the task goes on (a probe saw this tick fail a task that had
-        # done its work), and its next tick or its end says where it stands.
+        # Celery gives up storing it after its retries (about 100 s of Redis away), or Redis
+        # refuses it (its disk full). A tick is news, not the work: the task goes on (probes
+        # saw such ticks fail tasks that had done their work, or had nothing to do with
+        # the disk), and its next tick or its end says where it stands.
         log.warning("progress of %s not stored: %s", task_id, error)
         return
     view = _running.get(task_id)
@@ -161,5 +195,5 @@ def report_progress(task: AnyTask, percent: float, intermediate: str) -> None:
     _running[task_id] = view
     try:
         runtime.publish_progress(view)  # not once the task has been ended elsewhere
-    except REDIS_UNREACHABLE as error:  # the next tick tells the same, and more
+    except REDIS_NOT_WRITTEN as error:  # the next tick tells it, and more
         log.warning("progress of %s not published: %s", task_id, error)

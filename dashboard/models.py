@@ -102,6 +102,8 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # None: it lasts until revoked (asked for by name; tokens made before 0007 are so).
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Task(SQLModel, table=True):

@@ -26,9 +26,10 @@ class TooManyActive(LimitReached):
     """The owner has as many tasks queued or running as allowed."""
 
     def __init__(self, limit: int) -> None:
+        tasks, some = ("task", "it") if limit == 1 else ("tasks", "some")
         super().__init__(
-            f"you have {limit} tasks queued or running, the most allowed at once; "
-            "wait for some to end, or cancel some"
+            f"you have {limit} {tasks} queued or running, the most allowed at once; "
+            f"wait for {some} to end, or cancel {some}"
         )
         self.limit = limit
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError as RedisResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -23,6 +24,11 @@ T = TypeVar("T")
 # Errors of reaching the server (refused, dropped, locked), not of the statement itself.
 DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
 REDIS_UNREACHABLE: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
+# Reached, but refusing writes: its disk full (MISCONF), out of memory (OOM), a read-only
+# replica. Not retried: it lasts until someone acts.
+REDIS_REFUSING: tuple[type[Exception], ...] = (RedisResponseError,)
+# Either: what a write that may be dropped (a progress tick) is let go for.
+REDIS_NOT_WRITTEN: tuple[type[Exception], ...] = (*REDIS_UNREACHABLE, *REDIS_REFUSING)
 FIRST_PAUSE = 0.2
 LONGEST_PAUSE = 5.0
 

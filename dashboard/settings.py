@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     user_max_active_tasks: int = Field(100, ge=1)
     # Event streams one user may hold open on one web process (each costs about 20 KB).
     user_max_streams: int = Field(50, ge=1)
+    # Live API tokens one user may hold (each a standing way in: a limit, not a quota).
+    user_max_tokens: int = Field(50, ge=1)
     # Accounts.
     session_hours: float = Field(14 * 24, gt=0)
     login_max_failures: int = Field(5, ge=1)
@@ -67,6 +69,8 @@ class Settings(BaseSettings):
     register_window_seconds: int = Field(60 * 60, ge=1)
     # Files tasks make are deleted this long after the task finished, by a sweep this often.
     file_retention_hours: float = Field(7 * 24, gt=0)
+    # Room a task's file must leave free on its disk (the database and Redis share it).
+    files_min_free_mb: int = Field(100, ge=0)
     file_sweep_seconds: float = Field(600, gt=0)
     # E-mail: SMTP_URL (smtp://, smtp+starttls:// or smtps://) or, unset, the outbox folder.
     smtp_url: str | None = None

@@ -146,7 +146,23 @@
     if (!fresh || fresh.id !== target.id) return; // not the same card: htmx swaps as usual
     event.detail.shouldSwap = false;
     patch(target, fresh);
+    announceTaskEnd();
   });
+
+  // A task page says the task's end to a screen reader once, in its status line: only for a
+  // task seen running (one opened ended says so in its heading).
+  let taskSeenActive = false;
+
+  function announceTaskEnd() {
+    const card = document.getElementById("task-detail");
+    const news = document.getElementById("task-news");
+    if (!card || !news) return;
+    if (!card.dataset.ended) taskSeenActive = true;
+    else if (taskSeenActive && news.textContent !== card.dataset.ended) {
+      news.textContent = card.dataset.ended;
+    }
+  }
+  document.addEventListener("DOMContentLoaded", announceTaskEnd);
 
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     const { target, fragment } = event.detail;
@@ -357,10 +373,27 @@
         if (response.status === 401) {
           const here = window.location.pathname + window.location.search;
           window.location.assign("/login?next=" + encodeURIComponent(here));
+        } else if (response.ok) {
+          return explainRefusedStream();
         }
       })
       .catch(function () { /* the server is down: the stream's own retries go on */ })
       .finally(function () { checkingLogin = false; });
+  }
+
+  // Still logged in, yet the stream fails: an EventSource hides the answer's status, so ask
+  // the stream's address (HEAD costs only its headers). A 429 is the per-user stream limit:
+  // say so, rather than "reconnecting…" for ever; the stream's own retries go on, and the
+  // page is live again once other pages close.
+  function explainRefusedStream() {
+    const live = document.getElementById("live");
+    if (!live) return undefined;
+    return fetch(live.getAttribute("sse-connect"), { method: "HEAD", credentials: "same-origin" })
+      .then(function (response) {
+        if (response.status === 429) {
+          showConnection("refused", "not live: too many pages open, close some");
+        }
+      });
   }
 
   // A time of today shows as the clock alone; an earlier one with its day, and its year if
@@ -433,22 +466,30 @@
     return shown == null ? "–" : format(shown);
   }
 
+  // The chart draws on a canvas, which CSS does not reach: its colours are read from the
+  // page's variables, so it follows the light or dark theme.
+  function themeColour(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+
   function makeChart(container) {
+    const ink = themeColour("--muted");
+    const grid = { stroke: themeColour("--line") };
     const options = {
       width: chartWidth(container),
       height: 180,
       scales: { y: { range: [0, 100] } },
       axes: [
         // At least 80 px and a whole second apart: "23:11:00" labels neither touch nor repeat.
-        { space: 80, incrs: TIME_STEPS, values: (_, ticks, _axis, _space, step) => ticks.map((t) => chartTime(t, step)) },
-        { size: 56, values: (_, ticks) => ticks.map((v) => v + " %") },
+        { space: 80, incrs: TIME_STEPS, stroke: ink, grid: grid, ticks: grid, values: (_, ticks, _axis, _space, step) => ticks.map((t) => chartTime(t, step)) },
+        { size: 56, stroke: ink, grid: grid, ticks: grid, values: (_, ticks) => ticks.map((v) => v + " %") },
       ],
       // Under the chart, the figures where the pointer is; elsewhere, the latest ones (QA: the
       // legend read "Time: – CPU: – Memory: –" unless a pointer was over the chart).
       series: [
         { value: (_, t, series, idx) => shownAt(t, series, idx, (v) => timeFormats.today.format(new Date(v * 1000))) },
-        { label: "CPU", stroke: "#2563eb", width: 2, value: (_, v, series, idx) => shownAt(v, series, idx, percent) },
-        { label: "Memory", stroke: "#d97706", width: 2, value: (_, v, series, idx) => shownAt(v, series, idx, percent) },
+        { label: "CPU", stroke: themeColour("--cpu-line"), width: 2, value: (_, v, series, idx) => shownAt(v, series, idx, percent) },
+        { label: "Memory", stroke: themeColour("--memory-line"), width: 2, value: (_, v, series, idx) => shownAt(v, series, idx, percent) },
       ],
     };
     return new uPlot(options, chart.data, container);
@@ -461,6 +502,12 @@
     chart.windowSeconds = Number(container.dataset.windowSeconds) || 300;
     for (const point of JSON.parse(history.textContent)) addPoint(point.t, point.cpu, point.memory);
     chart.plot = makeChart(container);
+    // The system turned dark or light while the page is open: the canvas is drawn again in
+    // the new colours.
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", function () {
+      chart.plot.destroy();
+      chart.plot = makeChart(container);
+    });
     new ResizeObserver(function () {
       chart.plot.setSize({ width: chartWidth(container), height: 180 });
     }).observe(container);
@@ -493,16 +540,73 @@
     return Number(box && box.dataset.toastSeconds) || TOAST_SECONDS;
   }
 
-  function closeLater(toast) {
+  // A notice's time runs only while nobody attends to it: pointed at or holding the
+  // keyboard's focus, it stays, and what was left of its time runs on once let go (a slow
+  // reader, or one reaching its link by Tab, saw it vanish under them).
+  function isHeld(toast) {
+    return Boolean(toast.hovered) || toast.contains(document.activeElement);
+  }
+
+  function closeLater(toast, milliseconds = toastSeconds(toast) * 1000) {
     clearTimeout(toast.closeTimer);
-    toast.closeTimer = setTimeout(() => toast.remove(), toastSeconds(toast) * 1000);
+    toast.closeTimer = null;
+    toast.millisecondsLeft = milliseconds;
+    if (isHeld(toast)) return; // let go of, it runs on
+    toast.closeAt = Date.now() + milliseconds;
+    toast.closeTimer = setTimeout(() => closeToast(toast), milliseconds);
+  }
+
+  function holdToast(toast) {
+    if (!toast.closeTimer) return; // held already
+    clearTimeout(toast.closeTimer);
+    toast.closeTimer = null;
+    toast.millisecondsLeft = Math.max(0, toast.closeAt - Date.now());
+  }
+
+  function letGoOfToast(toast) {
+    if (!toast.closeTimer && !isHeld(toast)) closeLater(toast, toast.millisecondsLeft);
+  }
+
+  // The keyboard's focus goes back where it was before it went into the notices (not to
+  // <body>, the page's start), else to the page's main heading.
+  let focusBeforeNotices = null;
+
+  document.addEventListener("focusin", function (event) {
+    const from = event.relatedTarget;
+    const intoNotices = event.target.closest && event.target.closest(".toasts");
+    if (intoNotices && from && !from.closest(".toasts")) focusBeforeNotices = from;
+  });
+
+  function focusAfterNotice() {
+    if (canTakeFocus(focusBeforeNotices)) return focusBeforeNotices;
+    const heading = document.querySelector("main h1");
+    if (heading) heading.tabIndex = -1;
+    return heading;
+  }
+
+  function closeToast(toast) {
+    if (toast.contains(document.activeElement)) {
+      const next = focusAfterNotice();
+      if (next) moveFocusTo(next);
+    }
+    clearTimeout(toast.closeTimer);
+    toast.remove();
   }
 
   function armToast(toast) {
     if (toast.dataset.armed) return;
     toast.dataset.armed = "1";
     const button = toast.querySelector(".toast-close");
-    if (button) button.addEventListener("click", () => toast.remove());
+    if (button) button.addEventListener("click", () => closeToast(toast));
+    toast.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") closeToast(toast);
+    });
+    toast.addEventListener("mouseenter", function () { toast.hovered = true; holdToast(toast); });
+    toast.addEventListener("mouseleave", function () { toast.hovered = false; letGoOfToast(toast); });
+    toast.addEventListener("focusin", function () { holdToast(toast); });
+    toast.addEventListener("focusout", function (event) {
+      if (!toast.contains(event.relatedTarget)) setTimeout(() => letGoOfToast(toast), 0);
+    });
     closeLater(toast);
   }
 
@@ -520,17 +624,18 @@
     const toasts = Array.from(box.querySelectorAll(".toast[data-task-id]"));
     const extra = toasts.length - maxTaskToasts();
     if (extra <= 0) return;
-    for (const toast of toasts.slice(0, extra)) toast.remove();
+    for (const toast of toasts.slice(0, extra)) closeToast(toast);
     countEarlierToasts(box, extra);
   }
 
   function countEarlierToasts(box, count) {
     let note = box.querySelector(".toast-more");
     if (!note) {
-      note = makeToast("toast toast-more", "status", "");
+      note = makeToast("toast toast-more", "status", "", "Dismiss the count of ended tasks");
       const link = document.createElement("a");
       link.href = "#finished-list";
       link.textContent = "See all";
+      link.setAttribute("aria-label", "See all finished tasks");
       note.querySelector(".toast-close").before(link);
       box.prepend(note);
       armToast(note);
@@ -543,7 +648,7 @@
     closeLater(note);
   }
 
-  function makeToast(className, role, text) {
+  function makeToast(className, role, text, dismissLabel) {
     const toast = document.createElement("div");
     toast.className = className;
     toast.setAttribute("role", role);
@@ -552,7 +657,7 @@
     const button = document.createElement("button");
     button.type = "button";
     button.className = "toast-close";
-    button.setAttribute("aria-label", "dismiss");
+    button.setAttribute("aria-label", dismissLabel);
     button.textContent = "×";
     toast.append(message, button);
     return toast;
@@ -562,7 +667,7 @@
   function showError(text) {
     const notices = document.getElementById("notices");
     if (!notices) return;
-    const toast = makeToast("toast error", "alert", text);
+    const toast = makeToast("toast error", "alert", text, "Dismiss the notice: " + text);
     notices.append(toast);
     armToast(toast);
   }
@@ -609,6 +714,41 @@
     if (!asker.hasAttribute("data-go-to-created") || xhr.status !== 202) return;
     const created = JSON.parse(xhr.responseText);
     window.location.assign("/tasks/" + encodeURIComponent(created.id));
+  });
+
+  // A new API token is shown once. Copy puts it on the clipboard and says so; where the
+  // clipboard cannot be written (no secure context, or refused), the token is selected for
+  // the keyboard's own copy and the line says how. The wording is the template's.
+  function selectText(element) {
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+
+  function copyFrom(button) {
+    const source = document.getElementById(button.dataset.copy);
+    const status = document.getElementById(button.dataset.copyStatus);
+    if (!source) return;
+    const say = (text) => { if (status) status.textContent = text; };
+    const selectInstead = () => { source.focus(); selectText(source); say(button.dataset.selected); };
+    if (!navigator.clipboard || !navigator.clipboard.writeText) {
+      selectInstead();
+      return;
+    }
+    navigator.clipboard.writeText(source.textContent.trim())
+      .then(() => say(button.dataset.copied), selectInstead);
+  }
+
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("button[data-copy]");
+    if (button) copyFrom(button);
+  });
+  document.addEventListener("focusin", function (event) {
+    if (event.target.hasAttribute && event.target.hasAttribute("data-select-on-focus")) {
+      selectText(event.target);
+    }
   });
 
   // How many of the tasks shown are running and queued, beside the Active heading and in the
@@ -698,6 +838,122 @@
     keepActiveToItsLimit();
     countActive();
     topUpActiveList();
+  });
+
+  // The keyboard's place across swaps. An answer or an event that takes the focused control
+  // away (a start form's button, Cancel in a row that moves to Finished, Revoke) left the
+  // focus on <body>: a keyboard or screen reader user was sent back to the page's start. The
+  // control last focused is remembered; when it has left the page and nothing else holds the
+  // focus, its successor takes it: the element with the same data-focus key or id, else the
+  // landing of its nearest ancestor still on the page (a card's heading, a row's link). The
+  // ancestors are noted when it takes the focus: a patch may take away a part of the card
+  // with it, whose own ancestors are gone by then.
+  let lastFocused = null;
+  let lastFocusedPlace = []; // the ids of its ancestors, the nearest first
+  const LANDING_HEADING = ":scope > h1, :scope > h2";
+
+  function focusIsLost() {
+    return !document.activeElement || document.activeElement === document.body;
+  }
+
+  function canTakeFocus(element) {
+    return Boolean(element) && element.isConnected && !element.disabled
+      && element.getClientRects().length > 0;
+  }
+
+  function landingIn(region) {
+    const heading = region.querySelector(LANDING_HEADING);
+    if (heading) {
+      heading.tabIndex = -1; // focusable by script only, not a stop for Tab
+      return heading;
+    }
+    const link = region.querySelector("a[href]");
+    return canTakeFocus(link) ? link : null;
+  }
+
+  function successorOf(lost) {
+    const key = lost.getAttribute("data-focus");
+    const byKey = key && document.querySelector('[data-focus="' + CSS.escape(key) + '"]');
+    if (canTakeFocus(byKey)) return byKey;
+    const byId = lost.id && document.getElementById(lost.id);
+    if (canTakeFocus(byId)) return byId;
+    for (const id of lastFocusedPlace) {
+      const fresh = document.getElementById(id);
+      const landing = fresh && landingIn(fresh);
+      if (landing) return landing;
+    }
+    return null;
+  }
+
+  // Focus without a jump for a mouse user (a row that moves to Finished can be far down);
+  // scrolled into view when the keyboard was in use (:focus-visible says so).
+  function moveFocusTo(element) {
+    element.focus({ preventScroll: true });
+    if (element.matches(":focus-visible")) element.scrollIntoView({ block: "nearest" });
+  }
+
+  function keepFocusInPlace() {
+    const lost = lastFocused;
+    if (!lost || lost.isConnected || !focusIsLost()) return;
+    lastFocused = null;
+    const successor = successorOf(lost);
+    if (successor) moveFocusTo(successor);
+  }
+
+  function idsAround(element) {
+    const ids = [];
+    for (let node = element.parentElement; node; node = node.parentElement) {
+      if (node.id) ids.push(node.id);
+    }
+    return ids;
+  }
+
+  document.addEventListener("focusin", function (event) {
+    lastFocused = event.target;
+    lastFocusedPlace = idsAround(event.target);
+  });
+  // Focus the user moved away themselves (a click on the page's background) is not brought
+  // back; a control disabled while its request is on its way, or taken away, is.
+  document.addEventListener("focusout", function (event) {
+    const left = event.target;
+    setTimeout(function () {
+      if (lastFocused === left && left.isConnected && !left.disabled && focusIsLost()) {
+        lastFocused = null;
+      }
+    }, 0);
+  });
+  // Every way a control leaves the page (htmx's swaps, events' rows, patches, this script's
+  // own removals) ends in a change of the document's children: looked at once after each.
+  new MutationObserver(keepFocusInPlace).observe(document.documentElement, {
+    childList: true, subtree: true,
+  });
+
+  // A filter, a search or "Show older" answers silently for a screen reader: the list it
+  // replaces is no live region (its live rows would be read out all the time). Say what came.
+  function sayWhatTheFinishedListShows() {
+    const status = document.getElementById("finished-status");
+    const rows = document.querySelectorAll("#finished-rows > tr.task-row").length;
+    if (!status) return;
+    const more = document.getElementById("finished-more") ? ", more below" : "";
+    status.textContent = rows === 0 ? "No finished task matches."
+      : rows + (rows === 1 ? " finished task shown" : " finished tasks shown") + more + ".";
+  }
+  // Said once the answer is in: asked before the swap, as "Show older" replaces itself and
+  // the events after the swap go to it, no longer in the page. (With no swap delay, htmx
+  // swaps before this script's next turn.)
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const path = event.detail.requestConfig && event.detail.requestConfig.path;
+    if (!event.detail.shouldSwap || !path || !path.startsWith("/fragments/finished")) return;
+    setTimeout(sayWhatTheFinishedListShows, 0);
+  });
+
+  // "Show older" is a link that acts as a button (a plain link without script): a button
+  // answers Space too.
+  document.addEventListener("keydown", function (event) {
+    const target = event.target;
+    if (event.key !== " " || !target.matches || !target.matches("a[role=button]")) return;
+    event.preventDefault();
+    target.click();
   });
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -48,7 +48,7 @@ def make_user(engine: Engine, *, admin: bool = False, prefix: str = "user") -> A
         )
         assert user.id is not None
         cookie, login = sessions.start(session, user_id=user.id, lifetime=timedelta(hours=1))
-        plain, _ = tokens.create(session, user_id=user.id, name="tests")
+        plain, _ = tokens.create(session, user_id=user.id, name="tests", lifetime=None, most=50)
     return Account(
         id=user.id,
         email=user.email,

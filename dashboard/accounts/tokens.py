@@ -1,11 +1,12 @@
 """Personal API tokens: made and revoked on the account page, sent as `Authorization: Bearer`.
 
 The token is shown once when it is made; SQL keeps its digest and a short prefix to tell
-tokens apart.
+tokens apart. A token is live until it is revoked or its expiry passes.
 """
 
 from datetime import timedelta
 
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select, update
 
 from dashboard.accounts.credentials import digest, new_token
@@ -14,20 +15,47 @@ from dashboard.models import ApiToken, User, utcnow
 TOKEN_PREFIX = "dsh_"
 LAST_USED_PRECISION = timedelta(minutes=1)
 SHOWN_PREFIX_LENGTH = 12
+DEFAULT_LIFETIME_DAYS = 90
+MAX_LIFETIME_DAYS = 3650
 
 
-def create(session: Session, *, user_id: int, name: str) -> tuple[str, ApiToken]:
+class TooManyTokens(Exception):
+    """The user holds the most live tokens allowed: one must be revoked (or expire) first."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"you have {limit} live tokens, the most allowed; revoke one first")
+
+
+def _live() -> ColumnElement[bool]:
+    expires_at = col(ApiToken.expires_at)
+    unexpired = or_(expires_at.is_(None), expires_at > utcnow())
+    return and_(col(ApiToken.revoked_at).is_(None), unexpired)
+
+
+def create(
+    session: Session, *, user_id: int, name: str, lifetime: timedelta | None, most: int
+) -> tuple[str, ApiToken]:
+    """A new token lasting `lifetime` (None: until revoked); TooManyTokens when the user
+    already holds `most` live ones."""
+    if count_live(session, user_id=user_id) >= most:
+        raise TooManyTokens(most)
     plain = new_token(TOKEN_PREFIX)
     token = ApiToken(
         user_id=user_id,
         name=name,
         token_hash=digest(plain),
         prefix=plain[:SHOWN_PREFIX_LENGTH],
+        expires_at=None if lifetime is None else utcnow() + lifetime,
     )
     session.add(token)
     session.commit()
     session.refresh(token)
     return plain, token
+
+
+def count_live(session: Session, *, user_id: int) -> int:
+    query = select(func.count()).where(col(ApiToken.user_id) == user_id).where(_live())
+    return session.exec(query).one()
 
 
 def find(session: Session, *, plain: str) -> tuple[ApiToken, User] | None:
@@ -36,7 +64,7 @@ def find(session: Session, *, plain: str) -> tuple[ApiToken, User] | None:
         select(ApiToken, User)
         .join(User, col(User.id) == col(ApiToken.user_id))
         .where(col(ApiToken.token_hash) == digest(plain))
-        .where(col(ApiToken.revoked_at).is_(None))
+        .where(_live())
     )
     found = session.exec(query).first()
     if found is None:
@@ -49,6 +77,18 @@ def find(session: Session, *, plain: str) -> tuple[ApiToken, User] | None:
         session.add(token)
         session.commit()
     return token, user
+
+
+def has_expired(session: Session, *, plain: str) -> bool:
+    """Whether this is a real token, unrevoked, whose time is up: its holder is told so (they
+    hold the secret already), rather than a bare 'unknown'."""
+    query = (
+        select(ApiToken.id)
+        .where(col(ApiToken.token_hash) == digest(plain))
+        .where(col(ApiToken.revoked_at).is_(None))
+        .where(col(ApiToken.expires_at) <= utcnow())
+    )
+    return session.exec(query).first() is not None
 
 
 def list_for(session: Session, *, user_id: int) -> list[ApiToken]:

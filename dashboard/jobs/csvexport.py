@@ -28,6 +28,8 @@ from typing import TextIO
 import numpy as np
 from numpy.typing import NDArray
 
+from dashboard.atomicfile import write_atomically
+
 ProgressCallback = Callable[[float, str], None]
 
 SAMPLE_HEADER: tuple[str, ...] = ("id", "timestamp", "name", "category", "value")
@@ -76,18 +78,7 @@ def write_records(
 
 
 def _write_atomically(path: Path, write_rows: Callable[[TextIO], int]) -> CsvSummary:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_suffix(path.suffix + ".part")
-    try:
-        with part.open("w", encoding="utf-8", newline="") as out:
-            rows = write_rows(out)
-        # No fsync: the crash guarded against is the worker's, not the machine's, and syncing
-        # a file of half a gigabyte would cost more than writing it.
-        part.replace(path)
-    except BaseException:
-        # BaseException too: Celery's time limits and a worker's shutdown arrive as such.
-        part.unlink(missing_ok=True)
-        raise
+    rows = write_atomically(path, write_rows)
     return CsvSummary(rows=rows, bytes=path.stat().st_size)
 
 

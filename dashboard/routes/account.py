@@ -1,6 +1,6 @@
 """The account page: who I am, and my personal API tokens (made, listed, revoked)."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
@@ -14,6 +14,7 @@ from dashboard.accounts.throttle import FROM_ADDRESS, Refusal, describe_wait
 from dashboard.accounts.users import MAX_PASSWORD_LENGTH, Credentials
 from dashboard.accounts.viewer import Viewer, token_login
 from dashboard.deps import LOGGED_IN, CurrentUser, ServicesDep, SessionDep
+from dashboard.models import ApiToken, utcnow
 from dashboard.routes.auth import (
     EMAIL_TAKEN,
     client_address,
@@ -32,8 +33,27 @@ TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 public = APIRouter(tags=["account"])
 
 
+# Strict, as every number of the JSON API ("7" and true are 422s); the form's text is let in
+# by validating it with strict=False.
+LIFETIME = Field(
+    tokens.DEFAULT_LIFETIME_DAYS,
+    ge=1,
+    le=tokens.MAX_LIFETIME_DAYS,
+    strict=True,
+    description="Days the token lasts; null: until revoked",
+)
+
+
+EXPIRY_CHOICE = f"choose when it expires: in 1 to {tokens.MAX_LIFETIME_DAYS} days, or never"
+
+
 class TokenRequest(BaseModel):
     name: StorableText = Field(min_length=1, max_length=100, description="What the token is for")
+    expires_in_days: int | None = LIFETIME
+
+    @property
+    def lifetime(self) -> timedelta | None:
+        return None if self.expires_in_days is None else timedelta(days=self.expires_in_days)
 
 
 class Me(BaseModel):
@@ -42,7 +62,7 @@ class Me(BaseModel):
     is_admin: bool
 
 
-class TokenLogin(BaseModel):
+class TokenLogin(TokenRequest):
     """E-mail and password, traded for a personal token (for terminal clients and scripts)."""
 
     email: StorableText = Field(max_length=320)
@@ -57,12 +77,14 @@ class TokenInfo(BaseModel):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime | None  # null: until revoked
 
 
 class NewToken(BaseModel):
     id: int
     name: str
     token: str = Field(description="Shown this once; send it as `Authorization: Bearer ...`")
+    expires_at: datetime | None = Field(description="When it stops working; null: until revoked")
 
 
 REGISTER_ANSWERS: dict[int | str, dict[str, Any]] = {
@@ -71,13 +93,22 @@ REGISTER_ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 TOKEN_ANSWERS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Wrong e-mail or password"},
+    409: {"description": "The user holds the most live tokens allowed; revoke one first"},
     429: {"description": "Too many failed logins from this address; see Retry-After"},
 }
 
 
 def tokens_context(session: Session, viewer: Viewer, **extra: Any) -> dict[str, Any]:
     listed = tokens.list_for(session, user_id=viewer.id)
-    return {"tokens": listed, "new_token": None, "errors": {}, "name": "", **extra}
+    return {
+        "tokens": listed,
+        "now": utcnow(),
+        "new_token": None,
+        "errors": {},
+        "name": "",
+        "expires_in_days": str(tokens.DEFAULT_LIFETIME_DAYS),
+        **extra,
+    }
 
 
 @router.get("/account", response_class=HTMLResponse, include_in_schema=False)
@@ -101,18 +132,52 @@ def create_token(
     session: SessionDep,
     viewer: CurrentUser,
     name: Annotated[str, Form()] = "",
+    expires_in_days: Annotated[str, Form()] = str(tokens.DEFAULT_LIFETIME_DAYS),
 ) -> HTMLResponse:
     """Makes a token and shows it this once; only its digest is kept."""
+    typed = {"name": name, "expires_in_days": expires_in_days}
     try:
-        wanted = TokenRequest(name=name.strip())
+        days = None if expires_in_days == "never" else expires_in_days
+        fields = {"name": name.strip(), "expires_in_days": days}
+        wanted = TokenRequest.model_validate(fields, strict=False)
+        plain, _ = _create(services, session, viewer.id, wanted)
     except ValidationError as error:
-        context = tokens_context(session, viewer, errors=field_errors(error), name=name)
-        return services.templates.TemplateResponse(
-            request, "partials/tokens.html", context, status_code=422
-        )
-    plain, _ = tokens.create(session, user_id=viewer.id, name=wanted.name)
+        errors = field_errors(error)
+        if "expires_in_days" in errors:  # a select: the words for a typed number would puzzle
+            errors["expires_in_days"] = EXPIRY_CHOICE
+        return _token_form(request, services, session, viewer, errors, typed)
+    except tokens.TooManyTokens as error:
+        # Not the name's fault: said for the form as a whole, as a sentence.
+        refusal = str(error)
+        errors = {"form": refusal[0].upper() + refusal[1:] + "."}
+        return _token_form(request, services, session, viewer, errors, typed)
     context = tokens_context(session, viewer, new_token=plain)
     return services.templates.TemplateResponse(request, "partials/tokens.html", context)
+
+
+def _create(
+    services: Services, session: Session, user_id: int, wanted: TokenRequest
+) -> tuple[str, ApiToken]:
+    """The new token, plain and as stored; TooManyTokens past the user's limit."""
+    most = services.settings.user_max_tokens
+    return tokens.create(
+        session, user_id=user_id, name=wanted.name, lifetime=wanted.lifetime, most=most
+    )
+
+
+def _token_form(
+    request: Request,
+    services: Services,
+    session: Session,
+    viewer: Viewer,
+    errors: dict[str, str],
+    typed: dict[str, str],
+) -> HTMLResponse:
+    """The form again, with what was typed and why it was refused."""
+    context = tokens_context(session, viewer, errors=errors, **typed)
+    return services.templates.TemplateResponse(
+        request, "partials/tokens.html", context, status_code=422
+    )
 
 
 @router.post(
@@ -200,6 +265,9 @@ def create_token_with_password(
     if user is None or user.id is None:
         raise HTTPException(401, detail="wrong e-mail or password")
     throttle.forgive(address, login.email)
-    plain, token = tokens.create(session, user_id=user.id, name=login.name)
+    try:
+        plain, token = _create(services, session, user.id, login)
+    except tokens.TooManyTokens as error:
+        raise HTTPException(409, detail=str(error)) from error
     assert token.id is not None
-    return NewToken(id=token.id, name=token.name, token=plain)
+    return NewToken(id=token.id, name=token.name, token=plain, expires_at=token.expires_at)

@@ -37,10 +37,7 @@ def _check_redis(services: Services) -> str:
 def healthz(services: ServicesDep) -> JSONResponse:
     checks = {"database": _check_database(services), "redis": _check_redis(services)}
     healthy = all(value == "ok" for value in checks.values())
-    body = {
-        "status": "ok" if healthy else "unavailable",
-        "checks": checks,
-        # This process's open event streams: a closed browser tab must not stay counted.
-        "sse_connections": services.hub.connection_count,
-    }
+    # Anyone may ask, so it says only what is up: how many streams are open (how busy the
+    # site is) is for admins, as dashboard_sse_connections on /metrics.
+    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
     return JSONResponse(body, status_code=200 if healthy else 503)

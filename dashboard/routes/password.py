@@ -45,14 +45,14 @@ def change_password(
     current_password: FormField = "",
     new_password: FormField = "",
 ) -> Response:
-    refused = _refusal(request, services, session, viewer, current_password, new_password)
-    if refused is not None:
-        response = _answer(
-            request, services, session, viewer, {"password_errors": {refused.field: refused.reason}}
-        )
-        response.status_code = refused.status
-        if refused.retry_after is not None:
-            response.headers["Retry-After"] = str(refused.retry_after)
+    refusals = _refusals(request, services, session, viewer, current_password, new_password)
+    if refusals:
+        errors = {refused.field: refused.reason for refused in refusals}
+        response = _answer(request, services, session, viewer, {"password_errors": errors})
+        first = refusals[0]
+        response.status_code = first.status
+        if first.retry_after is not None:
+            response.headers["Retry-After"] = str(first.retry_after)
         return response
     user = session.get(User, viewer.id)
     assert user is not None  # the viewer was read from it a moment ago
@@ -65,34 +65,37 @@ def change_password(
     return _answer(request, services, session, viewer, {"password_changed": len(ended)})
 
 
-def _refusal(
+def _refusals(
     request: Request,
     services: Services,
     session: Session,
     viewer: Viewer,
     current: str,
     new: str,
-) -> Refused | None:
-    """What is wrong, or None when the change may go ahead."""
+) -> list[Refused]:
+    """Everything wrong with the change, the answer's status first; none when it may go
+    ahead. Both passwords are judged at once, so one correction is enough (a11y probe)."""
     if not viewer.login.startswith("session:"):
         # A token acts as its user, but is not them: it cannot take the account over.
-        return Refused("current_password", NOT_WITH_A_TOKEN, 403)
+        return [Refused("current_password", NOT_WITH_A_TOKEN, 403)]
     throttle, address = login_throttle(services), client_address(request)
     refused = throttle.attempt(address, viewer.email)
     if refused:
         wait = f"Too many wrong passwords: try again in {describe_wait(refused.seconds)}."
-        return Refused("current_password", wait, 429, refused.seconds)
-    if users.authenticate(session, email=viewer.email, password=current) is None:
-        return Refused("current_password", "Wrong password.", 422)
-    throttle.forgive(address, viewer.email)
-    problem = _new_password_problem(viewer.email, current, new)
-    return None if problem is None else Refused("new_password", problem, 422)
+        return [Refused("current_password", wait, 429, refused.seconds)]
+    right = users.authenticate(session, email=viewer.email, password=current) is not None
+    if right:
+        throttle.forgive(address, viewer.email)
+    # "The password you have" only once the current one is known to be it.
+    problem = _new_password_problem(viewer.email, current if right else None, new)
+    refusals = [] if right else [Refused("current_password", "Wrong password.", 422)]
+    return refusals + ([] if problem is None else [Refused("new_password", problem, 422)])
 
 
 NOT_WITH_A_TOKEN = "An API token cannot change the password: log in and use the account page."
 
 
-def _new_password_problem(email: str, current: str, new: str) -> str | None:
+def _new_password_problem(email: str, current: str | None, new: str) -> str | None:
     if new == current:
         return "This is the password you have; choose another."
     try:

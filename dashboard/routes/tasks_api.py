@@ -15,7 +15,16 @@ from pydantic import BaseModel
 from dashboard import artifacts, cancellation, crud, idempotency
 from dashboard.accounts.viewer import Viewer
 from dashboard.deps import LOGGED_IN, AudienceDep, CurrentUser, ServicesDep, SessionDep
-from dashboard.models import Task, TaskCreated, TaskKind, TaskPage, TaskState, TaskView
+from dashboard.models import (
+    ACTIVE_STATES,
+    FILE_KINDS,
+    Task,
+    TaskCreated,
+    TaskKind,
+    TaskPage,
+    TaskState,
+    TaskView,
+)
 from dashboard.routes.pages import may_see, owner_filter
 from dashboard.services import Services
 from dashboard.storabletext import NO_NUL
@@ -37,6 +46,7 @@ CONTROL_ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 FILE_ANSWERS: dict[int | str, dict[str, Any]] = {
     **ANSWERS,
+    409: {"description": "The task is still making its file; see Retry-After"},
     410: {"description": "The file was deleted by the retention job"},
 }
 
@@ -259,6 +269,10 @@ def download_digits(task_id: str, session: SessionDep, viewer: CurrentUser) -> F
 
 
 def _file_response(row: Task) -> FileResponse:
+    if row.state in ACTIVE_STATES and row.kind in FILE_KINDS:
+        # Not "no file": it is being made. Retry-After: about when a look again is worth it.
+        detail = "the file is not ready yet: the task is still running"
+        raise HTTPException(409, detail=detail, headers={"Retry-After": "5"})
     path = artifacts.file_of(row.result) if row.state == TaskState.SUCCESS else None
     if path is None:
         raise HTTPException(404, detail="this task has made no file")

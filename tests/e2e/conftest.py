@@ -19,7 +19,7 @@ from sqlmodel import Session, col, delete
 
 from dashboard.accounts import users
 from dashboard.db import make_engine
-from dashboard.models import Task
+from dashboard.models import Task, utcnow
 from tests.accounts import PASSWORD, unique_email
 from tests.processes import (
     REPO_ROOT,
@@ -184,6 +184,21 @@ def insert_tasks(live_state: Path, *tasks: Task) -> None:
     with _database(live_state) as session:
         session.add_all(tasks)
         session.commit()
+
+
+def insert_finished_demos(live_state: Path, owner_id: int, prefix: str, count: int) -> None:
+    """`count` demo tasks ended SUCCESS, ids `{prefix}-{owner_id}-00` on, the later ones
+    finished later (second by second within this minute): more than a page of the list."""
+    moment = utcnow()
+    insert_tasks(
+        live_state,
+        *(
+            Task(id=f"{prefix}-{owner_id}-{number:02d}", owner_id=owner_id, kind="demo",
+                 params={"seconds": number}, state="SUCCESS", queued_at=moment,
+                 started_at=moment, finished_at=moment.replace(second=number % 60))
+            for number in range(count)
+        ),
+    )  # fmt: skip
 
 
 def delete_tasks(live_state: Path, task_ids: list[str]) -> None:

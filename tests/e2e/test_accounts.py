@@ -98,11 +98,22 @@ def test_a_wrong_password_and_a_taken_email_say_so(page: Page, live_server: str)
     page.fill("#login-password", "not my password")
     page.click("#login-form button")
     expect(page.locator("#login-form .form-error")).to_have_text("Wrong e-mail or password.")
+    # The keyboard is where the likelier slip is, and both fields point at the message (a11y).
+    password = page.get_by_label("Password")
+    expect(password).to_be_focused()
+    expect(password).to_have_attribute("aria-invalid", "true")
+    expect(password).to_have_accessible_description("Wrong e-mail or password.")
     page.goto(f"{live_server}/register")
     page.fill("#register-email", email)
     page.fill("#register-password", "long enough password")
     page.click("#register-form button")
     expect(page.locator("#register-email-error")).to_contain_text("exists already")
+    expect(page.locator("#register-email")).to_be_focused()
+    page.fill("#register-email", unique_email("short"))
+    page.fill("#register-password", "short")
+    page.click("#register-form button")
+    expect(page.locator("#register-password-error")).not_to_be_empty()
+    expect(page.locator("#register-password")).to_be_focused()  # not the e-mail, which was fine
 
 
 def test_a_page_whose_session_ends_goes_to_the_login_page(page: Page, live_server: str) -> None:
@@ -330,6 +341,8 @@ def test_on_a_phone_the_tokens_fit_their_card(
     page.click("#token-form button")
     expect(page.locator("#new-token")).to_be_visible()
     card = page.locator("#tokens")
-    assert card.evaluate("(card) => card.scrollWidth <= card.clientWidth")
-    expect(page.get_by_role("button", name="Revoke the token phone script")).to_be_in_viewport()
     page.screenshot(path=str(artifacts / "tokens-phone.png"), full_page=True)
+    assert card.evaluate("(card) => card.scrollWidth <= card.clientWidth")
+    revoke = page.get_by_role("button", name="Revoke the token phone script")
+    revoke.scroll_into_view_if_needed()  # below the form: only its width is in question
+    expect(revoke).to_be_in_viewport()

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import APIResponse, Page, Route, expect
 
 from dashboard.models import Task, utcnow
-from tests.e2e.conftest import hold_the_answer, insert_tasks, start_demo
+from tests.e2e.conftest import hold_the_answer, insert_finished_demos, insert_tasks, start_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -154,16 +154,7 @@ def test_without_script_show_older_opens_the_older_page(
     """Without script "Show older" is a link: the page with the next 20 finished tasks."""
     page = page_without_script
     me = page.request.get(f"{live_server}/api/me").json()
-    moment = utcnow()
-    insert_tasks(
-        live_state,
-        *(
-            Task(id=f"older-{me['id']}-{number:02d}", owner_id=me["id"], kind="demo",
-                 params={"seconds": number}, state="SUCCESS", queued_at=moment,
-                 started_at=moment, finished_at=moment.replace(second=number % 60))
-            for number in range(25)
-        ),
-    )  # fmt: skip
+    insert_finished_demos(live_state, me["id"], "older", 25)
     page.goto(live_server)
     rows = page.locator("#finished-rows tr.task-row")
     expect(rows).to_have_count(20)

@@ -1,14 +1,17 @@
 """What a person sees: live gauges, a pi task with its progress bar, a failing demo task."""
 
 import re
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, Route, expect
 
 from dashboard.crud import ACTIVE_LIMIT
 from dashboard.models import Task, utcnow
+from dashboard.settings import Settings
 from tests.e2e.conftest import (
     LIVE_TASK_LIMIT,
     RECORD_PROGRESS,
@@ -19,22 +22,23 @@ from tests.e2e.conftest import (
     open_page,
     start_demo,
 )
+from tests.processes import wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 def gauge_figures(page: Page) -> list[str]:
-    return page.locator("#host-gauges output.figure").all_inner_texts()
+    return page.locator("#host-gauges .figure[data-metric]").all_inner_texts()
 
 
 def test_the_gauges_show_numbers_that_change(signed_in: Page, console_errors: list[str]) -> None:
     page = signed_in
-    expect(page.locator("#host-gauges output[data-metric=cpu]")).to_have_text(re.compile(r"% *$"))
+    expect(page.locator("#host-gauges .figure[data-metric=cpu]")).to_have_text(re.compile(r"% *$"))
     first = gauge_figures(page)
     first_sample = page.locator("#host-gauges time").get_attribute("datetime")
     assert len(first) >= 3 and all(text.endswith("%") for text in first)
     page.wait_for_function(
-        "([before]) => Array.from(document.querySelectorAll('#host-gauges output.figure'))"
+        "([before]) => Array.from(document.querySelectorAll('#host-gauges .figure[data-metric]'))"
         ".map((e) => e.textContent.trim()).join('|') !== before",
         arg=["|".join(first)],
         timeout=30_000,
@@ -617,3 +621,31 @@ def test_a_retry_past_the_task_limit_says_why_and_stays(
         expect(page.locator("#notices .toast.error").last).to_contain_text(refusal)
     finally:
         delete_tasks(live_state, [*backlog, failed_id])
+
+
+def test_a_page_past_the_stream_limit_says_so_and_goes_live_once_others_close(
+    signed_in: Page, live_server: str
+) -> None:
+    """The stream limit's 429 left the page saying "reconnecting…" for ever: an EventSource
+    never learns why it was refused."""
+    page = signed_in
+    limit = Settings.model_fields["user_max_streams"].default
+    cookies = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
+    with (
+        httpx.Client(base_url=live_server, cookies=cookies, timeout=30) as client,
+        ExitStack() as held,
+    ):
+        page.goto(f"{live_server}/account")  # the page's own stream closes
+        for _ in range(limit - 1):  # headers back: each counts against the limit
+            stream = held.enter_context(client.stream("GET", "/api/events"))
+            assert stream.status_code == 200
+        # Room for one more once the server has let go of the page's stream.
+        wait_until(lambda: client.head("/events").status_code == 200, "the page's stream", 30)
+        assert held.enter_context(client.stream("GET", "/api/events")).status_code == 200
+        assert client.head("/events").status_code == 429  # the limit, reached
+        page.goto(live_server)
+        badge = page.locator("#connection")
+        expect(badge).to_have_text("not live: too many pages open, close some")
+        expect(badge).to_have_attribute("data-state", "refused")
+    # The stream's own retries find room (they back off, so give them time).
+    expect(page.locator("#connection")).to_have_text("live", timeout=60_000)

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -15,8 +16,17 @@ from dashboard.accounts.throttle import (
     account_failures_key,
 )
 from dashboard.accounts.viewer import SESSION_COOKIE
-from dashboard.models import ApiToken, LoginSession, User
-from tests.accounts import PASSWORD, Account, form_token, make_user, page_csrf, unique_email
+from dashboard.models import ApiToken, LoginSession, User, utcnow
+from dashboard.settings import Settings
+from tests.accounts import (
+    PASSWORD,
+    Account,
+    form_token,
+    make_user,
+    page_client,
+    page_csrf,
+    unique_email,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -324,7 +334,7 @@ def test_tokens_are_made_shown_once_used_and_revoked(
 ) -> None:
     made = api.post("/account/tokens", data={"name": "laptop script"})
     assert made.status_code == 200 and "not shown again" in made.text
-    plain = made.text.split('id="new-token" class="token">', 1)[1].split("<", 1)[0]
+    plain = made.text.split('id="new-token"', 1)[1].split(">", 1)[1].split("<", 1)[0]
     assert plain.startswith("dsh_") and plain not in api.get("/account").text
     with Session(engine) as session:
         stored = session.exec(select(ApiToken).where(ApiToken.name == "laptop script")).one()
@@ -336,6 +346,82 @@ def test_tokens_are_made_shown_once_used_and_revoked(
         refused = client.get("/api/me")
         assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
     assert api.post("/account/tokens", data={"name": ""}).status_code == 422
+
+
+def test_tokens_last_as_long_as_asked_and_then_say_they_expired(
+    web: str, api: httpx.Client, engine: Engine
+) -> None:
+    email = unique_email("expiry")
+    with httpx.Client(base_url=web, timeout=10) as client:
+        assert client.post("/api/users", json={"email": email, "password": PASSWORD}).is_success
+        login = {"email": email, "password": PASSWORD}
+        lasting = client.post("/api/tokens", json=login).json()  # 90 days unless asked
+        forever = client.post("/api/tokens", json={**login, "expires_in_days": None}).json()
+        refused = client.post("/api/tokens", json={**login, "expires_in_days": 0})
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["loc"] == ["body", "expires_in_days"]
+        expires = datetime.fromisoformat(lasting["expires_at"])
+        assert timedelta(days=89) < expires - datetime.now(UTC) <= timedelta(days=90)
+        assert forever["expires_at"] is None
+        bearer = {"Authorization": f"Bearer {lasting['token']}"}
+        listed = client.get("/api/tokens", headers=bearer).json()
+        assert {item["id"]: item["expires_at"] for item in listed} == {
+            lasting["id"]: lasting["expires_at"],
+            forever["id"]: None,
+        }
+        with Session(engine) as session:
+            token = session.get(ApiToken, lasting["id"])
+            assert token is not None
+            token.expires_at = utcnow() - timedelta(seconds=1)
+            session.add(token)
+            session.commit()
+        expired = client.get("/api/me", headers=bearer)
+        assert expired.status_code == 401
+        assert expired.json()["detail"] == (
+            "the token has expired; make a new one on the account page"
+        )
+        for not_a_number in ("7", True):  # a JSON number, as everywhere in the API
+            answer = client.post("/api/tokens", json={**login, "expires_in_days": not_a_number})
+            assert answer.status_code == 422
+        still = {"Authorization": f"Bearer {forever['token']}"}
+        assert client.get("/api/me", headers=still).status_code == 200
+
+
+def test_the_account_page_makes_tokens_that_expire_and_shows_when(
+    api: httpx.Client, engine: Engine
+) -> None:
+    made = api.post("/account/tokens", data={"name": "weekly", "expires_in_days": "7"})
+    assert made.status_code == 200 and "not shown again" in made.text
+    never = api.post("/account/tokens", data={"name": "kept", "expires_in_days": "never"})
+    assert never.status_code == 200
+    with Session(engine) as session:
+        rows = session.exec(select(ApiToken).where(col(ApiToken.name).in_(["weekly", "kept"])))
+        expiries = {token.name: token.expires_at for token in rows}
+    weekly = expiries["weekly"]
+    assert weekly is not None and timedelta(days=6) < weekly - utcnow() <= timedelta(days=7)
+    assert expiries["kept"] is None
+    odd = api.post("/account/tokens", data={"name": "odd", "expires_in_days": "soon"})
+    assert odd.status_code == 422
+    assert 'role="alert">choose when it expires: in 1 to 3650 days, or never<' in odd.text
+    assert 'value="odd"' in odd.text  # what was typed stays
+
+
+def test_a_user_past_the_token_limit_is_told_to_revoke_one(web: str, engine: Engine) -> None:
+    user = make_user(engine)  # it holds one token already
+    limit = Settings.model_fields["user_max_tokens"].default
+    with page_client(web, user) as page:
+        for number in range(limit - 1):
+            assert page.post("/account/tokens", data={"name": f"n{number}"}).status_code == 200
+        refused = page.post("/account/tokens", data={"name": "one more"})
+        assert refused.status_code == 422
+        assert f"You have {limit} live tokens, the most allowed; revoke one first." in refused.text
+        assert 'id="token-form-error" class="form-error" role="alert"' in refused.text
+        assert 'id="token-name-error" role="alert"></span>' in refused.text  # not the name's
+        assert 'value="one more"' in refused.text
+    with httpx.Client(base_url=web, timeout=10) as client:
+        login = {"email": user.email, "password": PASSWORD}
+        answer = client.post("/api/tokens", json=login)
+        assert answer.status_code == 409 and "revoke one first" in answer.json()["detail"]
 
 
 def test_someone_elses_token_cannot_be_revoked(api: httpx.Client, engine: Engine) -> None:

@@ -6,6 +6,7 @@ refuses new connections and its open ones are cut, then it is let back in.
 
 import os
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from dashboard.models import Task
+from tests.integration.conftest import Worker
 from tests.processes import wait_until
 from tests.services import DEFAULT_POSTGRES_URL
 
@@ -64,3 +66,61 @@ def test_a_task_that_ends_during_an_outage_is_recorded_after_it(
         return row is not None and row.state == "SUCCESS"
 
     wait_until(recorded, "the final state to be recorded", 60)
+
+
+REFUSE_END = """
+CREATE OR REPLACE FUNCTION refuse_end_of_{suffix}() RETURNS trigger AS $$
+BEGIN
+  IF NEW.id = '{task_id}' AND NEW.state::text IN ('SUCCESS', 'FAILURE') THEN
+    RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full';
+  END IF;
+  RETURN NEW;
+END $$ LANGUAGE plpgsql;
+CREATE TRIGGER refuse_end_of_{suffix} BEFORE UPDATE ON task
+  FOR EACH ROW EXECUTE FUNCTION refuse_end_of_{suffix}();
+"""
+LET_END = """
+DROP TRIGGER IF EXISTS refuse_end_of_{suffix} ON task;
+DROP FUNCTION IF EXISTS refuse_end_of_{suffix}();
+"""
+
+
+def test_an_end_the_database_refuses_past_the_retries_is_recorded_later(
+    api: httpx.Client,
+    admin: Engine,
+    worker: Worker,
+    stack_env: dict[str, str],
+    engine: Engine,
+    tmp_path: Path,
+) -> None:
+    """The database refuses one task's end (its disk full, as PostgreSQL says it) for longer
+    than the worker retries: the row stayed STARTED for ever (data-care probe). A message now
+    carries the end, and it is recorded once the database takes it, with the moment it
+    happened."""
+    worker.stop()
+    quick = Worker({**stack_env, "DB_RETRY_SECONDS": "1"}, tmp_path, worker.redis)
+    suffix = ""
+    try:
+        quick.start_and_wait()
+        task_id = api.post("/api/tasks/demo", json={"seconds": 3, "should_fail": False}).json()[
+            "id"
+        ]
+        suffix = task_id.replace("-", "_")
+        with engine.begin() as connection:
+            connection.exec_driver_sql(REFUSE_END.format(suffix=suffix, task_id=task_id))
+        wait_until(lambda: f"the end of {task_id} is not recorded" in quick.log_tail(300),
+                   "the worker to give up writing the end", 60)  # fmt: skip
+        assert api.get(f"/api/tasks/{task_id}").json()["state"] in {"STARTED", "PROGRESS"}
+        with engine.begin() as connection:
+            connection.exec_driver_sql(LET_END.format(suffix=suffix))
+        wait_until(lambda: api.get(f"/api/tasks/{task_id}").json()["state"] == "SUCCESS",
+                   "the message to record the end", 120)  # fmt: skip
+    finally:
+        if suffix:
+            with engine.begin() as connection:
+                connection.exec_driver_sql(LET_END.format(suffix=suffix))
+        quick.stop()
+        worker.start_and_wait()
+    ended = api.get(f"/api/tasks/{task_id}").json()
+    assert ended["result"] is not None  # the demo's own result, carried by the message
+    assert ended["runtime_seconds"] < 20  # when it ended, not when it was written (30 s on)

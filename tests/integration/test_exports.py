@@ -3,7 +3,9 @@
 import csv
 import io
 import json
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import psutil
@@ -13,17 +15,20 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
 from dashboard.descriptions import params_text
+from dashboard.diskroom import MEGABYTE
 from dashboard.jobs.csvexport import SAMPLE_HEADER
 from dashboard.jobs.history import HISTORY_HEADER
 from dashboard.models import Task, utcnow
 from dashboard.settings import get_settings
 from dashboard.worker import celery_config
 from tests.accounts import Account, make_user, page_client
+from tests.integration.conftest import Worker
 from tests.mailserver import MailServer
 from tests.processes import Service, wait_until
 from tests.sse import open_stream, task_states
 
 pytestmark = pytest.mark.integration
+FINAL = {"SUCCESS", "FAILURE", "REVOKED", "LOST"}
 MIB = 1 << 20
 
 
@@ -160,3 +165,40 @@ def test_no_email_unless_asked(api: httpx.Client, smtp_server: MailServer) -> No
     asked, _ = run_to_success(api, "/api/tasks/pi", {"digits": 6, "notify_email": True})
     wait_until(lambda: smtp_server.messages_about(asked), "the asked-for e-mail", 60)
     assert smtp_server.messages_about(task_id) == []
+
+
+def test_a_file_that_would_fill_the_disk_is_refused_before_the_work(
+    api: httpx.Client, worker: Worker, stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """One user's exports could fill the disk the database and Redis write to (data-care
+    probe). A worker keeping more free than this disk has refuses every file, saying why,
+    and stays up for the next task."""
+    worker.stop()
+    everything = str(shutil.disk_usage(tmp_path).total // MEGABYTE + 1)
+    tight = Worker({**stack_env, "FILES_MIN_FREE_MB": everything}, tmp_path, worker.redis)
+    try:
+        tight.start_and_wait()
+        pi = api.post("/api/tasks/pi", json={"digits": 1000}).json()["id"]
+        csv_id = api.post("/api/tasks/csv", json={"source": "sample", "rows": 10}).json()["id"]
+        demo = api.post("/api/tasks/demo", json={"seconds": 0, "should_fail": False}).json()["id"]
+        ids = (pi, csv_id, demo)
+        wait_until(lambda: all(api.get(f"/api/tasks/{task_id}").json()["state"] in FINAL
+                               for task_id in ids), "the three tasks to end", 60)  # fmt: skip
+    finally:
+        tight.stop()
+        worker.start_and_wait()
+    for task_id in (pi, csv_id):
+        ended = api.get(f"/api/tasks/{task_id}").json()
+        assert ended["state"] == "FAILURE"
+        assert ended["error"].startswith("DiskFull: not enough disk space for this file")
+        assert api.get(f"/api/tasks/{task_id}/file").status_code == 404
+    assert api.get(f"/api/tasks/{demo}").json()["state"] == "SUCCESS"  # no file: no check
+
+
+def test_a_file_asked_for_while_its_task_runs_is_not_ready_yet(api: httpx.Client) -> None:
+    """It said 404 "this task has made no file" (data-care probe), as if none would come."""
+    task_id = api.post("/api/tasks/csv", json={"source": "sample", "rows": 5_000_000}).json()["id"]
+    early = api.get(f"/api/tasks/{task_id}/file")
+    assert early.status_code == 409 and early.headers["retry-after"] == "5"
+    assert early.json()["detail"] == "the file is not ready yet: the task is still running"
+    assert api.post(f"/api/tasks/{task_id}/cancel").status_code == 200

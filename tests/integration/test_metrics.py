@@ -6,36 +6,19 @@ other tests' tasks may add to them: the checks are "at least this much more".
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
 from tests.accounts import Account, make_user
+from tests.metrics import scrape, value
 from tests.processes import wait_until
 from tests.sse import Message, open_stream, task_states
 
 pytestmark = pytest.mark.integration
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @pytest.fixture
 def admin(engine: Engine) -> Account:
     return make_user(engine, admin=True, prefix="admin")
-
-
-def scrape(web: str, account: Account) -> Samples:
-    """As Prometheus scrapes: the admin's personal token as a bearer token, no cookie."""
-    answer = httpx.get(f"{web}/metrics", headers=account.bearer, timeout=30)
-    assert answer.status_code == 200, answer.text
-    assert answer.headers["content-type"].startswith("text/plain; version=")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(answer.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 def ended(messages: list[Message], *task_ids: str) -> bool:

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from dashboard.accounts import users
 from dashboard.events import STREAM_KEY
 from tests.accounts import PASSWORD, make_user, new_login, page_client
+from tests.metrics import scrape, value
 from tests.processes import wait_until
 from tests.sse import open_stream, task_states
 
@@ -126,9 +127,13 @@ def test_a_position_inside_the_log_that_redis_would_refuse_gets_a_snapshot(
     assert ready.id
 
 
-def test_closed_connections_leave_nothing_behind(api: httpx.Client, web: str) -> None:
+def test_closed_connections_leave_nothing_behind(
+    api: httpx.Client, web: str, engine: Engine
+) -> None:
+    admin = make_user(engine, admin=True, prefix="admin")
+
     def open_connections() -> int:
-        return int(api.get("/healthz").json()["sse_connections"])
+        return int(value(scrape(web, admin), "dashboard_sse_connections"))
 
     before = open_connections()
     clients = [httpx.Client(base_url=web, cookies=api.cookies) for _ in range(5)]
@@ -183,6 +188,10 @@ def test_a_password_change_ends_every_other_login_and_its_streams(web: str, engi
         assert wrong.status_code == 422 and "Wrong password." in wrong.text
         short = mine.post("/account/password", data={**change, "new_password": "short"})
         assert short.status_code == 422 and "at least 8 characters" in short.text
+        both = {"current_password": "nope nope", "new_password": "short"}
+        twice_wrong = mine.post("/account/password", data=both)  # both said, not one by one
+        assert twice_wrong.status_code == 422 and "Wrong password." in twice_wrong.text
+        assert "at least 8 characters" in twice_wrong.text
         with open_stream(other_browser, "/events") as elsewhere:
             elsewhere.read_until(lambda got: len(got) >= 1, timeout=30, events=("active-list",))
             changed = mine.post("/account/password", data=change, headers={"HX-Request": "true"})

@@ -145,7 +145,8 @@ def test_host_endpoints_answer_with_figures(api: httpx.Client) -> None:
 def test_health_and_docs(api: httpx.Client) -> None:
     health = api.get("/healthz")
     assert health.status_code == 200
-    assert health.json()["checks"] == {"database": "ok", "redis": "ok"}
+    # Only what is up: anyone may ask, so nothing of how busy the site is.
+    assert health.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
     assert api.get("/docs").status_code == 200
     paths = api.get("/openapi.json").json()["paths"]
     assert {"/api/tasks/pi", "/api/tasks/{task_id}", "/api/host"} <= set(paths)

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from dashboard import migrate
 from dashboard.db import make_engine
 from dashboard.redisserver import EmbeddedRedis
+from dashboard.settings import get_settings
 
 
 @pytest.fixture
@@ -43,3 +44,12 @@ def redis(redis_server: EmbeddedRedis) -> Iterator[Redis]:
     client.flushdb()
     yield client
     client.close()
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The settings read with DASHBOARD_STATE_DIR in a test's own folder."""
+    monkeypatch.setenv("DASHBOARD_STATE_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()

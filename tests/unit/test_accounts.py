@@ -30,7 +30,7 @@ from dashboard.accounts.throttle import (
 )
 from dashboard.db import make_engine
 from dashboard.errors import login_url
-from dashboard.models import LoginSession, Task
+from dashboard.models import LoginSession, Task, utcnow
 from dashboard.redisserver import EmbeddedRedis
 from dashboard.routes.auth import safe_next
 from tests.processes import free_port
@@ -106,7 +106,8 @@ def test_tokens_work_until_revoked_and_only_their_owner_revokes(session: Session
     ann = users.register(session, email="ann@example.com", password=PASSWORD)
     bob = users.register(session, email="bob@example.com", password=PASSWORD)
     assert ann.id is not None and bob.id is not None
-    plain, token = tokens.create(session, user_id=ann.id, name="script")
+    plain, token = tokens.create(session, user_id=ann.id, name="script", lifetime=None, most=5)
+    assert token.expires_at is None
     assert plain.startswith("dsh_") and token.token_hash != plain and plain.startswith(token.prefix)
     found = tokens.find(session, plain=plain)
     assert found is not None and found[1] == ann
@@ -116,6 +117,37 @@ def test_tokens_work_until_revoked_and_only_their_owner_revokes(session: Session
     assert tokens.revoke(session, user_id=ann.id, token_id=token.id)
     assert tokens.find(session, plain=plain) is None
     assert not tokens.revoke(session, user_id=ann.id, token_id=token.id)
+
+
+def test_a_token_works_until_it_expires(session: Session) -> None:
+    ann = users.register(session, email="ann@example.com", password=PASSWORD)
+    assert ann.id is not None
+    week = timedelta(days=7)
+    plain, token = tokens.create(session, user_id=ann.id, name="ci", lifetime=week, most=5)
+    assert token.expires_at is not None
+    assert week - timedelta(minutes=1) < token.expires_at - utcnow() <= week
+    assert tokens.find(session, plain=plain) is not None
+    token.expires_at = utcnow() - timedelta(seconds=1)
+    session.add(token)
+    session.commit()
+    assert tokens.find(session, plain=plain) is None
+    assert tokens.has_expired(session, plain=plain)
+    assert not tokens.has_expired(session, plain=plain + "x")
+    assert tokens.count_live(session, user_id=ann.id) == 0
+
+
+def test_a_user_holds_at_most_so_many_live_tokens(session: Session) -> None:
+    ann = users.register(session, email="ann@example.com", password=PASSWORD)
+    bob = users.register(session, email="bob@example.com", password=PASSWORD)
+    assert ann.id is not None and bob.id is not None
+    made = [tokens.create(session, user_id=ann.id, name=f"t{n}", lifetime=None, most=2)[1]
+            for n in range(2)]  # fmt: skip
+    with pytest.raises(tokens.TooManyTokens, match="2 live tokens"):
+        tokens.create(session, user_id=ann.id, name="third", lifetime=None, most=2)
+    tokens.create(session, user_id=bob.id, name="bob's", lifetime=None, most=2)  # his own count
+    assert made[0].id is not None
+    tokens.revoke(session, user_id=ann.id, token_id=made[0].id)  # a revoked one frees a place
+    tokens.create(session, user_id=ann.id, name="third", lifetime=None, most=2)
 
 
 @pytest.fixture

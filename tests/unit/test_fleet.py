@@ -71,6 +71,13 @@ def test_the_view_says_how_long_the_worker_has_been_silent() -> None:
     assert worker.online is False
     assert worker.silent_seconds == 12.3
     assert fleet.checked_at == MOMENT + seconds(12.34)
+    # Its last report said 1 running; killed outright, it never said those ended.
+    assert worker.running is None
+
+
+def test_an_online_worker_shows_what_it_runs() -> None:
+    (worker,) = fleet_of([status(reported_at=MOMENT, running=2)], MOMENT + seconds(1)).workers
+    assert (worker.online, worker.running) == (True, 2)
 
 
 def test_online_workers_come_first_then_by_name() -> None:

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from dashboard.events import Audience
 from dashboard.models import Task, TaskState
+from dashboard.quotas import TooManyActive
 from dashboard.redisserver import EmbeddedRedis
 from tests.accounts import make_user
 from tests.inprocess import Call, InProcessApp
@@ -80,3 +81,10 @@ def test_a_user_may_hold_only_so_many_event_streams(
     assert refused.json()["detail"].startswith("you have 2 event streams open here")
     held[0].hang_up()
     assert hub.streams_of(ann.id) == 1 and hub.streams_of(bob.id) == 0
+
+
+@pytest.mark.parametrize(
+    ("limit", "said"), [(1, "you have 1 task queued"), (2, "you have 2 tasks")]
+)
+def test_the_refusal_counts_in_words_that_agree(limit: int, said: str) -> None:
+    assert str(TooManyActive(limit)).startswith(said)

@@ -3,19 +3,21 @@
 import functools
 import logging
 import smtplib
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from celery.exceptions import BackendStoreError
+from redis.exceptions import ResponseError
 
-from dashboard import lifecycle, notifications, tasks
+from dashboard import lifecycle, notifications, runtime, tasks
 from dashboard.jobs import demo
 from dashboard.jobs.demo import DemoFailure
 from dashboard.mail import MailConfigError
+from dashboard.models import TaskView
 from dashboard.settings import get_settings
+from tests.factories import running_pi
 
 
 @pytest.fixture
@@ -36,14 +38,6 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     fast_demo = functools.partial(demo.run_demo, sleep=slept.append)
     monkeypatch.setattr(tasks, "run_demo", fast_demo)
     return slept
-
-
-@pytest.fixture
-def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("DASHBOARD_STATE_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 def test_demo_task_succeeds(reports: list[tuple[float, str]], no_sleep: list[float]) -> None:
@@ -134,3 +128,41 @@ def test_a_progress_tick_celery_cannot_store_is_dropped_and_the_task_goes_on(
     with caplog.at_level(logging.WARNING, logger="dashboard.lifecycle"):
         lifecycle.report_progress(RedisAway(), 50.0, "halfway")  # type: ignore[arg-type]
     assert "progress of t-outage not stored" in caplog.text
+
+
+MISCONF = "MISCONF Errors writing to the AOF file: No space left on device"
+
+
+def test_a_progress_tick_redis_refuses_is_dropped_and_the_task_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis's disk full (MISCONF) failed every running task at its next tick (probe)."""
+
+    class RedisFull:
+        request = SimpleNamespace(id="t-full")
+
+        def update_state(self, **_: Any) -> None:
+            raise ResponseError(MISCONF)
+
+    with caplog.at_level(logging.WARNING, logger="dashboard.lifecycle"):
+        lifecycle.report_progress(RedisFull(), 50.0, "halfway")  # type: ignore[arg-type]
+    assert f"progress of t-full not stored: {MISCONF}" in caplog.text
+
+
+def test_a_progress_event_redis_refuses_is_dropped_and_the_task_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Stored:
+        request = SimpleNamespace(id="t-full-log")
+
+        def update_state(self, **_: Any) -> None:
+            pass
+
+    def refuse(_view: TaskView) -> None:
+        raise ResponseError(f"Error running script (call to f_x): {MISCONF}")
+
+    monkeypatch.setattr(runtime, "publish_progress", refuse)
+    monkeypatch.setitem(lifecycle._running, "t-full-log", running_pi())
+    with caplog.at_level(logging.WARNING, logger="dashboard.lifecycle"):
+        lifecycle.report_progress(Stored(), 50.0, "halfway")  # type: ignore[arg-type]
+    assert "progress of t-full-log not published" in caplog.text

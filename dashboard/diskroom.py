@@ -1,0 +1,31 @@
+"""Room on the disk for a task's file, checked before the task makes it.
+
+The task files share a disk with the SQLite database and Redis's append-only file (under
+the same state directory by default): one user's exports filling it would fail every user's
+task records and events. A task whose file would leave less than FILES_MIN_FREE_MB free
+fails at once, saying so, instead of filling the disk part-way.
+"""
+
+import shutil
+from pathlib import Path
+
+MEGABYTE = 1024 * 1024
+
+
+class DiskFull(Exception):
+    """Not enough room for the file, with the figures in the message."""
+
+
+def ensure_room(directory: Path, needed_bytes: int, keep_free_bytes: int) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(directory).free
+    if free - needed_bytes < keep_free_bytes:
+        raise DiskFull(
+            f"not enough disk space for this file: it needs about {_megabytes(needed_bytes)}, "
+            f"{_megabytes(free)} are free, and {_megabytes(keep_free_bytes)} are kept free "
+            "for the database and the queue."
+        )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / MEGABYTE:,.0f} MB" if size >= MEGABYTE else f"{size:,} bytes"
