@@ -87,6 +87,11 @@ def test_the_live_worker_is_online_with_its_gauges(api: httpx.Client, worker: Wo
 
 
 def test_running_and_done_counts_follow_a_task(api: httpx.Client, worker: Worker) -> None:
+    # The worker is shared by the session: a task an earlier test left running would keep
+    # its count above zero, so this one starts from an idle worker.
+    wait_for_worker(
+        api, "the shared worker to be idle", lambda w: w["running"] == 0, 60, pid=worker.pid
+    )
     task_id = start_demo(api, 8)
     name = wait_for_state(api, task_id, {"STARTED", "PROGRESS"})["worker"]
     during = wait_for_worker(
