@@ -101,12 +101,17 @@ def record_final(
     result: dict[str, Any] | None = None,
     error: str | None = None,
     finished_at: datetime | None = None,
+    replaces_lost: bool = False,
 ) -> Task | None:
     """Upserts the final state keyed by task id, so a redelivered task never adds a row.
 
     The first final state wins: a task cancelled (REVOKED) while it ran stays cancelled when
     it finishes after all. Returns the row, or None when the task had already ended.
     `finished_at` is now unless the end is recorded later than it happened.
+
+    `replaces_lost`: the end its run reported, recorded late (its database was away). LOST
+    was only a guess made meanwhile (its claim was let go and, after a restart, no message
+    named it), and the run's end is what happened.
     """
     values = {
         "id": task_id,
@@ -118,7 +123,7 @@ def record_final(
         "error": error,
         "now": finished_at or utcnow(),
     }
-    return taskwrites.upsert_final(session, values)
+    return taskwrites.upsert_final(session, values, replaces_lost=replaces_lost)
 
 
 def close_if_active(

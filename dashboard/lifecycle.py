@@ -139,12 +139,13 @@ def record_end(
         raise EndNotRecorded(record, error) from error
 
 
-def write_end(record: EndRecord) -> None:
-    """Upserts the end (retrying through a short outage), then tells the pages."""
+def write_end(record: EndRecord, *, late: bool = False) -> None:
+    """Upserts the end (retrying through a short outage), then tells the pages. `late`: an
+    end carried by a message because its run could not write it; it replaces a LOST."""
 
     def write() -> TaskView | None:
         with Session(runtime.engine(), expire_on_commit=False) as session:
-            row = crud.record_final(session, **record.model_dump())
+            row = crud.record_final(session, **record.model_dump(), replaces_lost=late)
             return None if row is None else endings.view_with_owner(session, row)
 
     view = through_database_outages(write, f"recording the end of {record.task_id}")

@@ -20,7 +20,22 @@ from dashboard.tasksearch import MAX_TERM, MIN_TERM
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 NOTHING = "\u2013"  # an en dash: shown where a time or duration is not known yet
-_STATE_ORDER = {state: order for order, state in enumerate(TaskState)}
+# LOST ranks below the other ends: it is a guess, which a run's own end recorded late
+# replaces (dashboard.crud.record_final), and the page must then take that end.
+_STATE_ORDER = {
+    state: order
+    for order, state in enumerate(
+        (
+            TaskState.QUEUED,
+            TaskState.STARTED,
+            TaskState.PROGRESS,
+            TaskState.LOST,
+            TaskState.SUCCESS,
+            TaskState.FAILURE,
+            TaskState.REVOKED,
+        )
+    )
+}
 
 
 def human_bytes(size: float) -> str:

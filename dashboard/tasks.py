@@ -184,7 +184,7 @@ def record_end_later(self: Task[Any, Any], end: dict[str, Any]) -> None:
     tries again until the database is back."""
     record = lifecycle.EndRecord.model_validate(end)
     try:
-        lifecycle.write_end(record)
+        lifecycle.write_end(record, late=True)
     except retrying.DATABASE_UNREACHABLE as error:
         log.warning("the end of %s is still not recorded: %s", record.task_id, error)
         raise self.retry(countdown=RECHECK_SECONDS) from error

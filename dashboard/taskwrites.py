@@ -15,7 +15,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from dashboard.models import ACTIVE_STATES, Task
+from dashboard.models import ACTIVE_STATES, Task, TaskState
 
 TABLE: Any = Task.__table__  # type: ignore[attr-defined]
 # RETURNING every column makes the row as written: nothing is read back after a write.
@@ -37,9 +37,13 @@ def upsert_started(session: Session, values: dict[str, Any]) -> Task | None:
     return _returned(session, _start_statement(_dialect(session), limited), values)
 
 
-def upsert_final(session: Session, values: dict[str, Any]) -> Task | None:
-    """The row as ended, or None when it had ended already: the first final state wins."""
-    return _returned(session, _final_statement(_dialect(session)), values)
+def upsert_final(
+    session: Session, values: dict[str, Any], *, replaces_lost: bool = False
+) -> Task | None:
+    """The row as ended, or None when it had ended already: the first final state wins, except
+    that a run's own end recorded late (`replaces_lost`) replaces a LOST, which was a guess."""
+    statement = _final_statement(_dialect(session), replaces_lost)
+    return _returned(session, statement, values)
 
 
 def _returned(session: Session, statement: Any, values: dict[str, Any]) -> Task | None:
@@ -101,10 +105,11 @@ def _start_statement(dialect: str, limited: bool) -> Any:
 
 
 @cache
-def _final_statement(dialect: str) -> Any:
+def _final_statement(dialect: str, replaces_lost: bool) -> Any:
     statement = _upsert(
         dialect, result=bindparam("result"), error=bindparam("error"), finished_at=bindparam("now")
     )
     changes = {name: statement.excluded[name] for name in ("state", "result", "error")}
     changes["finished_at"] = statement.excluded.finished_at
-    return _returning_on_conflict(statement, changes, TABLE.c.state.in_(ACTIVE_STATES))
+    replaceable = (*ACTIVE_STATES, TaskState.LOST) if replaces_lost else ACTIVE_STATES
+    return _returning_on_conflict(statement, changes, TABLE.c.state.in_(replaceable))

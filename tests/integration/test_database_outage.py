@@ -14,7 +14,9 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from dashboard.models import Task
+from dashboard import crud
+from dashboard.models import Task, utcnow
+from dashboard.reconciliation import LOST_REASON
 from tests.integration.conftest import Worker
 from tests.processes import wait_until
 from tests.services import DEFAULT_POSTGRES_URL
@@ -96,7 +98,8 @@ def test_an_end_the_database_refuses_past_the_retries_is_recorded_later(
     """The database refuses one task's end (its disk full, as PostgreSQL says it) for longer
     than the worker retries: the row stayed STARTED for ever (data-care probe). A message now
     carries the end, and it is recorded once the database takes it, with the moment it
-    happened."""
+    happened. Meanwhile the row is closed as LOST, as a restart does to an active task no
+    queued message names: the end, when it comes, replaces that guess."""
     worker.stop()
     quick = Worker({**stack_env, "DB_RETRY_SECONDS": "1"}, tmp_path, worker.redis)
     suffix = ""
@@ -111,6 +114,11 @@ def test_an_end_the_database_refuses_past_the_retries_is_recorded_later(
         wait_until(lambda: f"the end of {task_id} is not recorded" in quick.log_tail(300),
                    "the worker to give up writing the end", 60)  # fmt: skip
         assert api.get(f"/api/tasks/{task_id}").json()["state"] in {"STARTED", "PROGRESS"}
+        with Session(engine) as session:
+            closed = crud.close_if_active(
+                session, task_id=task_id, queued_before=utcnow(), error=LOST_REASON
+            )
+        assert closed is not None and api.get(f"/api/tasks/{task_id}").json()["state"] == "LOST"
         with engine.begin() as connection:
             connection.exec_driver_sql(LET_END.format(suffix=suffix))
         wait_until(lambda: api.get(f"/api/tasks/{task_id}").json()["state"] == "SUCCESS",
@@ -122,5 +130,5 @@ def test_an_end_the_database_refuses_past_the_retries_is_recorded_later(
         quick.stop()
         worker.start_and_wait()
     ended = api.get(f"/api/tasks/{task_id}").json()
-    assert ended["result"] is not None  # the demo's own result, carried by the message
+    assert ended["result"] is not None and ended["error"] is None  # the run's, not the guess
     assert ended["runtime_seconds"] < 20  # when it ended, not when it was written (30 s on)

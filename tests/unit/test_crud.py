@@ -180,6 +180,27 @@ def test_the_first_final_state_wins(session: Session) -> None:
     assert kept is not None and kept.state == TaskState.REVOKED and kept.result is None
 
 
+def test_a_late_end_replaces_a_lost_but_not_a_cancel(session: Session) -> None:
+    """LOST is a guess made while a run's end could not be written; the end, recorded late,
+    is what happened. A cancel was a person's decision and stays."""
+    for task_id, first in (("lost", TaskState.LOST), ("cancelled", TaskState.REVOKED)):
+        new_task(session, task_id=task_id)
+        crud.record_final(
+            session, task_id=task_id, kind="demo", params={}, state=first, error="guessed"
+        )
+    ran_until = utcnow() - timedelta(minutes=5)
+    end = {"kind": "demo", "params": {}, "state": TaskState.SUCCESS, "result": {"v": 1}}
+    assert crud.record_final(session, task_id="lost", **end) is None  # not late: LOST stays
+    late = crud.record_final(
+        session, task_id="lost", **end, finished_at=ran_until, replaces_lost=True
+    )
+    assert late is not None and late.state == TaskState.SUCCESS
+    assert late.result == {"v": 1} and late.error is None and late.finished_at == ran_until
+    assert crud.record_final(session, task_id="cancelled", **end, replaces_lost=True) is None
+    kept = crud.get_task(session, task_id="cancelled")
+    assert kept is not None and kept.state == TaskState.REVOKED
+
+
 def test_ids_no_task_can_have_are_simply_not_found(session: Session) -> None:
     assert crud.get_task(session, task_id="a\x00b") is None
     assert crud.get_task(session, task_id="x" * 65) is None

@@ -229,6 +229,17 @@ def test_row_rank_never_goes_back() -> None:
     assert Progress(percent=1).intermediate is None
 
 
+def test_a_late_end_outranks_the_lost_it_replaces() -> None:
+    """A run's end recorded late replaces a LOST in SQL; the page must take it too."""
+    lost = task_view(state=TaskState.LOST, attempts=1)
+    ranks = {
+        state: tuple(int(part) for part in row_rank(task_view(state=state, attempts=1)).split("."))
+        for state in (TaskState.SUCCESS, TaskState.FAILURE)
+    }
+    lost_rank = tuple(int(part) for part in row_rank(lost).split("."))
+    assert all(rank > lost_rank for rank in ranks.values())
+
+
 def test_human_readable_figures() -> None:
     assert human_bytes(512) == "512 B"
     assert human_bytes(1536) == "1.5 KiB"
