@@ -334,12 +334,90 @@
     live.setAttribute("sse-connect", url.pathname + url.search);
   }
 
+  // What the stream last said of itself; while paused the badge says so instead.
+  const connection = { state: "connecting", text: "connecting…" };
+
   function showConnection(state, text) {
+    connection.state = state;
+    connection.text = text;
+    showBadge();
+  }
+
+  function showBadge() {
     const badge = document.getElementById("connection");
     if (!badge) return;
-    badge.dataset.state = state;
-    badge.textContent = text;
+    const count = pause.waiting.length;
+    const waiting = pause.overflowed ? "many updates"
+      : count + (count === 1 ? " update" : " updates");
+    const held = connection.state === "live" && pause.on;
+    badge.dataset.state = held ? "paused" : connection.state;
+    badge.textContent = held ? "paused: " + waiting + " waiting" : connection.text;
   }
+
+  // Live updates can be paused (WCAG 2.2.2: content that moves on its own can be stopped).
+  // The stream stays open, so nothing is missed: what it brings waits and comes in, in order,
+  // on resume. A region replaced whole (gauges, workers, a list) keeps only its latest; task
+  // news and notices all of theirs. Past PAUSE_HOLDS_AT_MOST the page is read afresh instead.
+  const PAUSE_HOLDS_AT_MOST = 2000;
+  const pause = { on: false, waiting: [], overflowed: false };
+
+  document.addEventListener("htmx:sseBeforeMessage", function (event) {
+    if (!pause.on) return;
+    event.preventDefault();
+    rememberLastEventId(event); // a reconnect meanwhile resumes after what is held
+    hold(event.detail.elt, event.detail.data);
+    showBadge();
+  });
+
+  function hold(region, data) {
+    if (pause.overflowed) return;
+    const swapStyle = region.getAttribute("hx-swap") || "innerHTML";
+    if (swapStyle === "outerHTML") {
+      pause.waiting = pause.waiting.filter((held) => held.id !== region.id);
+    }
+    pause.waiting.push({ id: region.id, data: data, swapStyle: swapStyle });
+    if (pause.waiting.length > PAUSE_HOLDS_AT_MOST) {
+      pause.overflowed = true;
+      pause.waiting = [];
+    }
+  }
+
+  function resumeUpdates() {
+    pause.on = false;
+    if (pause.overflowed) {
+      window.location.reload();
+      return;
+    }
+    const waiting = pause.waiting;
+    pause.waiting = [];
+    for (const held of waiting) {
+      const region = document.getElementById(held.id);
+      if (!region) continue;
+      const spec = { swapStyle: held.swapStyle, swapDelay: 0, settleDelay: 0, ignoreTitle: true };
+      htmx.swap(region, held.data, spec, { contextElement: region });
+      htmx.trigger(region, "htmx:sseMessage", { data: held.data });
+    }
+    showBadge();
+  }
+
+  // The button says what it will do (not aria-pressed, whose label would have to stay the
+  // same); focus stays on it, so a screen reader reads its new name.
+  function togglePause(button) {
+    if (pause.on) {
+      resumeUpdates();
+    } else {
+      pause.on = true;
+      showBadge();
+    }
+    button.textContent = pause.on ? "Resume updates" : "Pause updates";
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    const button = document.getElementById("live-pause");
+    if (!button) return;
+    button.hidden = false;
+    button.addEventListener("click", () => togglePause(button));
+  });
 
   document.addEventListener("htmx:sseMessage", rememberLastEventId);
   document.addEventListener("htmx:sseOpen", function () { showConnection("live", "live"); });

@@ -649,3 +649,42 @@ def test_a_page_past_the_stream_limit_says_so_and_goes_live_once_others_close(
         expect(badge).to_have_attribute("data-state", "refused")
     # The stream's own retries find room (they back off, so give them time).
     expect(page.locator("#connection")).to_have_text("live", timeout=60_000)
+
+
+def test_pausing_holds_the_page_still_and_resuming_brings_what_came_meanwhile(
+    signed_in: Page, live_server: str, console_errors: list[str]
+) -> None:
+    """WCAG 2.2.2: what moves by itself can be paused. The stream stays open meanwhile, so
+    nothing is missed: a task started and ended while paused shows up on resume."""
+    page = signed_in
+    page.get_by_role("button", name="Pause updates").click()
+    resume = page.get_by_role("button", name="Resume updates")
+    expect(resume).to_be_focused()
+    badge = page.locator("#connection")
+    expect(badge).to_have_attribute("data-state", "paused")
+    sample = page.locator("#host-gauges time").get_attribute("datetime")
+    started = page.request.post(
+        f"{live_server}/api/tasks/demo",
+        data={"seconds": 0, "should_fail": False},
+        headers=csrf_headers(page),
+    )
+    assert started.status == 202
+    task_id = started.json()["id"]
+    wait_until(
+        lambda: page.request.get(f"{live_server}/api/tasks/{task_id}").json()["state"] == "SUCCESS",
+        "the task to end",
+        30,
+    )
+    # Held, and counted: its events and the gauges' readings (one a second) wait.
+    expect(badge).to_have_text(re.compile(r"^paused: [1-9]\d* updates? waiting$"), timeout=10_000)
+    page.wait_for_timeout(1500)
+    row = page.locator(f"#task-{task_id}")
+    expect(row).to_have_count(0)
+    assert page.locator("#host-gauges time").get_attribute("datetime") == sample
+    resume.click()
+    expect(page.get_by_role("button", name="Pause updates")).to_be_focused()
+    expect(badge).to_have_text("live")
+    expect(page.locator("#finished-rows").locator(row)).to_have_attribute("data-state", "SUCCESS")
+    expect(page.locator(f"#task-toasts .toast[data-task-id='{task_id}']")).to_have_count(1)
+    assert page.locator("#host-gauges time").get_attribute("datetime") != sample
+    assert console_errors == []
