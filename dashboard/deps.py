@@ -68,6 +68,17 @@ def get_viewer(
     return viewer
 
 
+def viewer_by_cookie(request: Request) -> Viewer | None:
+    """For a page no route's dependencies read the session for (an error page of an unknown
+    address): who is logged in, so the top bar still shows their links. Blocking: call it
+    from a thread."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    with Session(get_services(request).engine) as session:
+        return _from_cookie(session, cookie)
+
+
 def _why_refused(session: Session, plain: str) -> str:
     if tokens.has_expired(session, plain=plain):
         return "the token has expired; make a new one on the account page"

@@ -17,10 +17,12 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from dashboard.accounts.viewer import CsrfRefused, LoginRequired
+from dashboard.deps import viewer_by_cookie
 from dashboard.enqueue import BrokerUnavailable
 from dashboard.quotas import LimitReached
 from dashboard.retrying import DATABASE_UNREACHABLE, REDIS_UNREACHABLE
@@ -29,6 +31,8 @@ from dashboard.storabletext import printable
 from dashboard.submissions import readable
 
 log = logging.getLogger(__name__)
+# Failures that leave an error page without its viewer rather than fail it too.
+PAGE_WITHOUT_VIEWER: tuple[type[Exception], ...] = (*DATABASE_UNREACHABLE, PoolTimeout)
 # How soon to try again when the queue or the database cannot answer (503).
 RETRY_AFTER_SECONDS = 5
 # How soon to ask again past a user's limit (tasks, streams): a guess, as nobody knows when
@@ -210,7 +214,19 @@ async def _http_error(request: Request, error: Exception) -> Response:
         return await _invalid_request(request, unreadable)
     if not _wants_page(request) or error.status_code < 400:
         return await http_exception_handler(request, error)
+    await _recognise_viewer(request)
     return _error_page(request, error.status_code, error.detail, headers=error.headers)
+
+
+async def _recognise_viewer(request: Request) -> None:
+    """An address no route answers (404) read no session: look it up, so the error page's top
+    bar keeps the account and log-out links. A database away leaves the page without them."""
+    if hasattr(request.state, "viewer"):
+        return
+    try:
+        request.state.viewer = await run_in_threadpool(viewer_by_cookie, request)
+    except PAGE_WITHOUT_VIEWER:
+        log.warning("the error page of %s shows no account: the database is away", request.url)
 
 
 def _error_page(

@@ -261,7 +261,8 @@ class _streams:
 
 def test_a_person_who_is_refused_gets_a_page_saying_why(web: str, engine: Engine) -> None:
     browser = {"Accept": "text/html,application/xhtml+xml"}
-    with page_client(web, make_user(engine)) as person:
+    account = make_user(engine)
+    with page_client(web, account) as person:
         refused = person.get("/processes", headers=browser)
         assert refused.status_code == 403
         assert refused.headers["content-type"].startswith("text/html")
@@ -270,6 +271,11 @@ def test_a_person_who_is_refused_gets_a_page_saying_why(web: str, engine: Engine
         assert person.get("/processes").json() == {"detail": "only an admin may do this"}
         missing = person.get("/no/such/page", headers=browser)
         assert missing.status_code == 404 and "Not found" in missing.text
+        # No route read the session there, yet the top bar still knows who is logged in.
+        assert account.email in missing.text and account.csrf in missing.text
+    with httpx.Client(base_url=web) as anonymous:
+        missing = anonymous.get("/no/such/page", headers=browser)
+        assert missing.status_code == 404 and 'action="/logout"' not in missing.text
 
 
 def test_a_bad_value_in_a_page_address_gets_a_page_naming_the_field(
