@@ -11,6 +11,7 @@ A source that does not answer leaves its figures out of that scrape (and
 
 import logging
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -24,7 +25,7 @@ from prometheus_client.core import (
 )
 from redis import Redis
 
-from dashboard import metrics
+from dashboard import diskroom, metrics
 from dashboard.hub import EventHub
 from dashboard.models import FINAL_STATES, TaskKind
 from dashboard.services import Services
@@ -144,6 +145,31 @@ def waiting_messages(celery_app: Celery, queue: str) -> int | None:
     return int(declared.message_count)
 
 
+class FilesDisk:
+    """Free room where task files go, beside what is kept free: alert well before they meet."""
+
+    def __init__(self, files_dir: Path, kept_free_bytes: int) -> None:
+        self.files_dir = files_dir
+        self.kept_free_bytes = kept_free_bytes
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            room = diskroom.room_in(self.files_dir, self.kept_free_bytes)
+        except OSError as error:
+            log.warning("the files disk is unreadable: %s", error)
+            return
+        yield GaugeMetricFamily(
+            "dashboard_files_disk_free_bytes",
+            "Free bytes on the disk of the task files.",
+            value=room.free_bytes,
+        )
+        yield GaugeMetricFamily(
+            "dashboard_files_disk_kept_free_bytes",
+            "Bytes kept free there (FILES_MIN_FREE_MB): below it, new files are refused.",
+            value=room.kept_free_bytes,
+        )
+
+
 class SseConnections:
     def __init__(self, hub: EventHub) -> None:
         self.hub = hub
@@ -163,6 +189,7 @@ def registry_for(services: Services) -> CollectorRegistry:
         TaskFigures(services.redis),
         QueueLength(services.celery),
         SseConnections(services.hub),
+        FilesDisk(services.settings.files_dir, services.settings.files_kept_free_bytes),
         metrics.EVENT_LAG,
     ):
         registry.register(collector)

@@ -7,6 +7,7 @@ fails at once, saying so, instead of filling the disk part-way.
 """
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 MEGABYTE = 1024 * 1024
@@ -14,6 +15,34 @@ MEGABYTE = 1024 * 1024
 
 class DiskFull(Exception):
     """Not enough room for the file, with the figures in the message."""
+
+
+@dataclass(frozen=True)
+class Room:
+    """The files' disk as /healthz and /metrics tell it."""
+
+    free_bytes: int
+    kept_free_bytes: int
+
+    @property
+    def low(self) -> bool:
+        """Below the reserve: every new pi or sample CSV file is refused."""
+        return self.free_bytes < self.kept_free_bytes
+
+    def describe(self) -> str:
+        if not self.low:
+            return "ok"
+        return (
+            f"low: {_megabytes(self.free_bytes)} free, {_megabytes(self.kept_free_bytes)} "
+            "kept free; new pi and CSV files are refused"
+        )
+
+
+def room_in(directory: Path, keep_free_bytes: int) -> Room:
+    """The directory need not exist yet: its nearest existing parent is on the same disk
+    until it is made (a mount at it would exist)."""
+    existing = next(folder for folder in (directory, *directory.parents) if folder.exists())
+    return Room(shutil.disk_usage(existing).free, keep_free_bytes)
 
 
 def ensure_room(directory: Path, needed_bytes: int, keep_free_bytes: int) -> None:

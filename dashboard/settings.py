@@ -101,6 +101,10 @@ class Settings(BaseSettings):
         return self.state_dir.resolve() / "files"
 
     @property
+    def files_kept_free_bytes(self) -> int:
+        return self.files_min_free_mb * 1024 * 1024
+
+    @property
     def outbox_dir(self) -> Path:
         return self.state_dir.resolve() / "outbox"
 

@@ -157,8 +157,7 @@ def csv_task(self: Task[Any, Any], source: str, rows: int | None = None) -> dict
 
 def _ensure_room(needed_bytes: int) -> None:
     settings = get_settings()
-    keep_free = settings.files_min_free_mb * diskroom.MEGABYTE
-    diskroom.ensure_room(settings.files_dir, needed_bytes, keep_free)
+    diskroom.ensure_room(settings.files_dir, needed_bytes, settings.files_kept_free_bytes)
 
 
 @app.task(bind=True, name="dashboard.mail.task_finished", acks_late=True)

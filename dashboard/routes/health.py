@@ -1,10 +1,14 @@
-"""Liveness of what the web process needs: 200 when all is up, 503 naming what is down."""
+"""Liveness of what the web process needs: 200 when all is up, 503 naming what is down.
+
+A files disk below its reserve is "degraded", still 200: the site works, only new pi and CSV
+files are refused, and a load balancer must not take every replica out for it.
+"""
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
-from dashboard import migrate
+from dashboard import diskroom, migrate
 from dashboard.deps import ServicesDep
 from dashboard.services import Services
 
@@ -33,11 +37,21 @@ def _check_redis(services: Services) -> str:
     return "ok"
 
 
+def _check_files_disk(services: Services) -> str:
+    settings = services.settings
+    try:
+        return diskroom.room_in(settings.files_dir, settings.files_kept_free_bytes).describe()
+    except OSError as error:
+        return f"unreadable: {type(error).__name__}"
+
+
 @router.get("/healthz")
 def healthz(services: ServicesDep) -> JSONResponse:
-    checks = {"database": _check_database(services), "redis": _check_redis(services)}
-    healthy = all(value == "ok" for value in checks.values())
+    needed = {"database": _check_database(services), "redis": _check_redis(services)}
+    files_disk = _check_files_disk(services)
+    healthy = all(value == "ok" for value in needed.values())
+    status = "unavailable" if not healthy else "ok" if files_disk == "ok" else "degraded"
     # Anyone may ask, so it says only what is up: how many streams are open (how busy the
     # site is) is for admins, as dashboard_sse_connections on /metrics.
-    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    body = {"status": status, "checks": {**needed, "files_disk": files_disk}}
     return JSONResponse(body, status_code=200 if healthy else 503)

@@ -146,7 +146,8 @@ def test_health_and_docs(api: httpx.Client) -> None:
     health = api.get("/healthz")
     assert health.status_code == 200
     # Only what is up: anyone may ask, so nothing of how busy the site is.
-    assert health.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    checks = {"database": "ok", "redis": "ok", "files_disk": "ok"}
+    assert health.json() == {"status": "ok", "checks": checks}
     assert api.get("/docs").status_code == 200
     paths = api.get("/openapi.json").json()["paths"]
     assert {"/api/tasks/pi", "/api/tasks/{task_id}", "/api/host"} <= set(paths)

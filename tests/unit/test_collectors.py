@@ -1,7 +1,9 @@
 """What /metrics exports for known contents of a real Redis, broker queue and event hub."""
 
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from celery import Celery
@@ -127,3 +129,10 @@ def test_open_sse_connections_are_counted() -> None:
     with hub.subscribe(Audience(user_id=1)), hub.subscribe(Audience(user_id=2, everyone=True)):
         assert value(scrape(collectors.SseConnections(hub)), "dashboard_sse_connections") == 2
     assert value(scrape(collectors.SseConnections(hub)), "dashboard_sse_connections") == 0
+
+
+def test_the_files_disk_is_exported_with_what_is_kept_free(tmp_path: Path) -> None:
+    samples = scrape(collectors.FilesDisk(tmp_path / "files", kept_free_bytes=100 * 2**20))
+    free = value(samples, "dashboard_files_disk_free_bytes")
+    assert abs(free - shutil.disk_usage(tmp_path).free) < 64 * 2**20
+    assert value(samples, "dashboard_files_disk_kept_free_bytes") == 100 * 2**20

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.diskroom import MEGABYTE, DiskFull, ensure_room
+from dashboard.diskroom import MEGABYTE, DiskFull, Room, ensure_room, room_in
 
 
 def test_a_file_that_fits_above_the_reserve_may_be_written(tmp_path: Path) -> None:
@@ -19,3 +19,22 @@ def test_a_file_that_would_eat_into_the_reserve_is_refused_saying_why(tmp_path: 
     with pytest.raises(DiskFull, match=r"it needs about [\d,]+ MB, [\d,]+ MB are free") as refused:
         ensure_room(tmp_path, needed_bytes=free, keep_free_bytes=100 * MEGABYTE)
     assert "100 MB are kept free for the database and the queue" in str(refused.value)
+
+
+def test_the_room_is_read_where_the_files_will_go_before_the_folder_is_made(
+    tmp_path: Path,
+) -> None:
+    unmade = tmp_path / "state" / "files"
+    room = room_in(unmade, keep_free_bytes=MEGABYTE)
+    assert not unmade.exists()
+    # The same disk as its parent: free space moves a little between two readings.
+    assert abs(room.free_bytes - shutil.disk_usage(tmp_path).free) < 64 * MEGABYTE
+    assert not room.low and room.describe() == "ok"
+
+
+def test_a_disk_below_its_reserve_is_low_with_the_figures() -> None:
+    room = Room(free_bytes=80 * MEGABYTE, kept_free_bytes=100 * MEGABYTE)
+    assert room.low
+    assert room.describe() == (
+        "low: 80 MB free, 100 MB kept free; new pi and CSV files are refused"
+    )

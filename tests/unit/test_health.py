@@ -49,7 +49,37 @@ def test_health_is_200_when_both_answer(tmp_path: Path) -> None:
     finally:
         redis.stop()
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "redis": "ok", "files_disk": "ok"},
+    }
+
+
+def test_a_files_disk_below_its_reserve_is_degraded_but_still_200(tmp_path: Path) -> None:
+    """The site works; only new pi and CSV files are refused. A 503 would have a load
+    balancer take every replica (all on that disk) out for it."""
+    from dashboard import migrate
+    from dashboard.redisserver import EmbeddedRedis
+
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    migrate.upgrade(database_url)
+    redis = EmbeddedRedis(tmp_path)
+    more_than_any_disk = 2**40  # MB: a petabyte kept free
+    try:
+        settings = Settings(
+            state_dir=tmp_path,
+            redis_url=redis.start(),
+            database_url=database_url,
+            files_min_free_mb=more_than_any_disk,
+        )
+        response = get_health(settings)
+    finally:
+        redis.stop()
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["files_disk"].startswith("low: ")
+    assert body["checks"]["files_disk"].endswith("kept free; new pi and CSV files are refused")
 
 
 def test_health_is_503_until_the_database_is_migrated(tmp_path: Path) -> None:
