@@ -54,7 +54,12 @@ def get_task(session: Session, *, task_id: str, fresh: bool = False) -> Task | N
     # No task id is longer, or holds a NUL (which PostgreSQL refuses outright): not found.
     if len(task_id) > MAX_TASK_ID or "\x00" in task_id:
         return None
-    return session.get(Task, task_id, populate_existing=fresh)
+    found = session.get(Task, task_id, populate_existing=fresh)
+    if found is None and task_id != task_id.lower():
+        # Ids are lowercase UUIDs; one copied in capitals (as some tools show UUIDs) is the
+        # same task, as the search already finds it.
+        found = session.get(Task, task_id.lower(), populate_existing=fresh)
+    return found
 
 
 def ids_starting_with(session: Session, *, prefix: str, owner_id: int | None) -> list[str]:

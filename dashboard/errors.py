@@ -99,12 +99,31 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
     if _wants_page(request):
         reasons = [(_field_name(item["loc"]), readable(item)) for item in error.errors()]
         return _error_page(request, 422, None, reasons=reasons)
+    if _body_not_sent_as_json(request, error.errors()):
+        sent = request.headers.get("content-type") or "none"
+        detail = f"send the body as JSON, with Content-Type: application/json (it said {sent})"
+        return JSONResponse({"detail": detail}, status_code=415)
     errors = [
         {**item, "input": _cut(item["input"])} if "input" in item else item
         for item in error.errors()
     ]
     detail = _sendable(jsonable_encoder(_without_secrets(errors)))
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+# What FastAPI says of a JSON route's body that it did not read as JSON: the raw text or
+# bytes are not an object (curl -d sends a form; a script may say text/plain).
+NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type"})
+
+
+def _body_not_sent_as_json(request: Request, errors: Sequence[Any]) -> bool:
+    """A 415 says what to change; "Input should be a valid dictionary" did not (API probe)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    said_json = kind == "application/json" or kind.endswith("+json")
+    body_refused = any(
+        tuple(item["loc"]) == ("body",) and item["type"] in NOT_AN_OBJECT for item in errors
+    )
+    return body_refused and not said_json
 
 
 # How deep an input is repeated in a 422: JSON that Python reads may be nested ~990 deep, and

@@ -36,7 +36,9 @@ class Notified(BaseModel):
 class PiRequest(Notified):
     # method comes first so the digits check can see it.
     method: PiMethod = PiMethod.CHUDNOVSKY
-    digits: int = Field(1000, ge=1, le=MAX_DIGITS, strict=True)
+    # The default is checked too: {"method": "leibniz"} alone asked for 1,000 Leibniz digits,
+    # was accepted and failed in the worker (API probe).
+    digits: int = Field(1000, ge=1, le=MAX_DIGITS, strict=True, validate_default=True)
 
     @field_validator("digits")
     @classmethod

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -20,6 +20,7 @@ MAX_PASSWORD_LENGTH = 1024
 class Credentials(BaseModel):
     """What registration takes, from a form or from JSON (and create-admin from its options)."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
     email: EmailStr = Field(max_length=320)
     password: StorableText = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel import Session
 
 from dashboard import loginends
@@ -48,8 +48,18 @@ EXPIRY_CHOICE = f"choose when it expires: in 1 to {tokens.MAX_LIFETIME_DAYS} day
 
 
 class TokenRequest(BaseModel):
+    # A misspelt field is refused, not dropped: {"expires_in": 1} made a 90-day token without
+    # a word (API probe).
+    model_config = ConfigDict(extra="forbid")
+
     name: StorableText = Field(min_length=1, max_length=100, description="What the token is for")
     expires_in_days: int | None = LIFETIME
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _trimmed(cls, name: Any) -> Any:
+        """As the page's form does: a name of spaces is no name."""
+        return name.strip() if isinstance(name, str) else name
 
     @property
     def lifetime(self) -> timedelta | None:

@@ -302,5 +302,7 @@ def _readable(session: SessionDep, viewer: Viewer, task_id: str) -> Task:
 
 def _existing(row: Task | None, task_id: str) -> Task:
     if row is None:
-        raise HTTPException(404, detail=f"no task has the id {task_id!r}")
+        # No id is longer than MAX_TASK_ID: a longer one is cut, not echoed whole.
+        shown = task_id if len(task_id) <= crud.MAX_TASK_ID else task_id[: crud.MAX_TASK_ID] + "…"
+        raise HTTPException(404, detail=f"no task has the id {shown!r}")
     return row
