@@ -1,4 +1,5 @@
-"""`dashboard create-admin EMAIL`: promote a user to admin, or create one."""
+"""`dashboard create-admin EMAIL`: promote a user to admin, or create one.
+`dashboard reset-password EMAIL`: an operator's reset, which leaves the account's role alone."""
 
 import getpass
 import sys
@@ -44,6 +45,23 @@ def setup_admin(settings: Settings, email: str, *, password_stdin: bool) -> str:
     return said
 
 
+def reset_password(settings: Settings, email: str, *, password_stdin: bool) -> str:
+    """Replaces an existing account's password and ends its logins (create-admin with a
+    password did the same, but made the account an admin too: operator probe)."""
+    engine = engine_for(settings)
+    try:
+        with Session(engine) as session:
+            user = users.find_by_email(session, email=email)
+            if user is None:
+                raise AdminSetupError(f"no account has the e-mail {email}")
+            password = _read_password(password_stdin, for_whom="the account")
+            _validate(email, password)
+            users.set_password(session, user, password)
+            return f"reset the password of {user.email}" + _end_logins(settings, session, user)
+    finally:
+        engine.dispose()
+
+
 def _end_logins(settings: Settings, session: Session, user: User) -> str:
     """A password set by an operator (a reset, after a loss or a theft) ends every login of
     the account: its sessions and its tokens, with their event streams where Redis answers."""
@@ -70,12 +88,12 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def _read_password(from_stdin: bool) -> str:
+def _read_password(from_stdin: bool, for_whom: str = "the new admin") -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
     if not sys.stdin.isatty():
         raise AdminSetupError("no terminal to ask for a password: use --password-stdin")
-    first = getpass.getpass("Password for the new admin: ")
+    first = getpass.getpass(f"Password for {for_whom}: ")
     if getpass.getpass("Once more: ") != first:
         raise AdminSetupError("the two passwords differ")
     return first

@@ -96,8 +96,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if settings.log_format == "json":
         logging.captureWarnings(True)  # a warning printed as it is would be a line of plain text
     try:
-        if command == "create-admin":
-            sys.exit(create_admin(settings, arguments.email, arguments.password_stdin))
+        if command in ("create-admin", "reset-password"):
+            sys.exit(account_command(command, settings, arguments.email, arguments.password_stdin))
         sys.exit(COMMANDS[command](settings))
     except RedisStartError as error:  # its message says what to look at; no traceback needed
         log.error("%s", error)
@@ -119,10 +119,15 @@ def _parser() -> argparse.ArgumentParser:
     admin = commands.add_parser(
         "create-admin", help="make a user an admin, creating the account if there is none"
     )
-    admin.add_argument("email")
-    admin.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
+    reset = commands.add_parser(
+        "reset-password",
+        help="replace an account's password and end its logins (its role stays as it is)",
     )
+    for account in (admin, reset):
+        account.add_argument("email")
+        account.add_argument(
+            "--password-stdin", action="store_true", help="read the password from standard input"
+        )
     terminal = commands.add_parser(
         "client", help="a terminal client: log in, start tasks, see their events as they come"
     )
@@ -243,13 +248,15 @@ def _celery_console(settings: Settings) -> list[str]:
     return ["--quiet"] if settings.log_format == "json" else []
 
 
-def create_admin(settings: Settings, email: str, password_stdin: bool) -> int:
-    """Makes EMAIL an admin; a new account asks for a password (twice, or once from stdin)."""
-    from dashboard.adminsetup import AdminSetupError, setup_admin
+def account_command(command: str, settings: Settings, email: str, password_stdin: bool) -> int:
+    """create-admin makes EMAIL an admin (a new account asks for a password, twice or once
+    from stdin); reset-password replaces an existing account's password."""
+    from dashboard.adminsetup import AdminSetupError, reset_password, setup_admin
 
     migrate(settings)
+    act = setup_admin if command == "create-admin" else reset_password
     try:
-        message = setup_admin(settings, email, password_stdin=password_stdin)
+        message = act(settings, email, password_stdin=password_stdin)
     except AdminSetupError as error:
         log.error("%s", error)
         return 2

@@ -387,9 +387,11 @@ def test_the_page_can_stop_start_and_read_the_processes(dashboard_run: Run) -> N
     stop_and_check_nothing_is_left(dashboard_run, signal.SIGTERM)
 
 
-def _create_admin(run: Run, email: str, password: str) -> subprocess.CompletedProcess[str]:
+def _create_admin(
+    run: Run, email: str, password: str, command_name: str = "create-admin"
+) -> subprocess.CompletedProcess[str]:
     env = embedded_env(run.state_dir)
-    command = [sys.executable, "-m", "dashboard", "create-admin", email, "--password-stdin"]
+    command = [sys.executable, "-m", "dashboard", command_name, email, "--password-stdin"]
     return subprocess.run(
         command, input=password + "\n", env=env, capture_output=True, text=True, timeout=60
     )
@@ -415,6 +417,14 @@ def test_create_admin_and_the_beat_that_expires_old_files(tmp_path: Path) -> Non
         made = _create_admin(run, "Boss@Example.com", "a long enough secret")
         assert made.returncode == 0 and "created admin boss@example.com" in made.stderr
         assert _create_admin(run, "short@example.com", "tiny").returncode == 2
+        # An operator's reset of an ordinary account keeps it ordinary.
+        with httpx.Client(base_url=f"http://127.0.0.1:{run.port}", trust_env=False) as anyone:
+            body = {"email": "ann@example.com", "password": "ann's first secret"}
+            assert anyone.post("/api/users", json=body).status_code == 201
+        reset = _create_admin(run, "ann@example.com", "ann's new secret", "reset-password")
+        assert reset.returncode == 0 and "reset the password of ann@example.com" in reset.stderr
+        with _log_in(run, "ann@example.com", "ann's new secret") as ann:
+            assert ann.get("/api/me").json()["is_admin"] is False
         with _log_in(run, "boss@example.com", "a long enough secret") as boss:
             assert boss.get("/api/me").json()["is_admin"] is True
             boss.headers["X-CSRF-Token"] = page_csrf(boss.get("/").text)

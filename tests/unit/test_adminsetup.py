@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from dashboard import migrate
 from dashboard.accounts import sessions, tokens, users
-from dashboard.adminsetup import AdminSetupError, setup_admin
+from dashboard.adminsetup import AdminSetupError, reset_password, setup_admin
 from dashboard.db import make_engine
 from dashboard.events import STREAM_KEY
 from dashboard.redisserver import EmbeddedRedis
@@ -62,3 +62,44 @@ def test_promoting_without_a_new_password_ends_nothing(tmp_path: Path) -> None:
     with Session(engine) as session:
         assert sessions.find(session, cookie=user.cookie) is not None
     engine.dispose()
+
+
+def test_a_reset_replaces_the_password_and_ends_logins_but_leaves_the_role(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_server: EmbeddedRedis
+) -> None:
+    """create-admin with a password was the only reset, and it made the account an admin
+    (operator probe)."""
+    settings = Settings(
+        state_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'dashboard.db'}",
+        redis_url=redis_server.url,
+    )
+    migrate.upgrade(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    user = make_user(engine)
+    monkeypatch.setattr("sys.stdin", io.StringIO("a brand new passphrase\n"))
+    said = reset_password(settings, user.email.upper(), password_stdin=True)
+    assert said == (
+        f"reset the password of {user.email}; password replaced, 1 session ended and "
+        "1 API token revoked, with their event streams"
+    )
+    with Session(engine) as session:
+        found = users.authenticate(session, email=user.email, password="a brand new passphrase")
+        assert found is not None and not found.is_admin
+        assert sessions.find(session, cookie=user.cookie) is None
+    engine.dispose()
+
+
+def test_a_reset_of_an_unknown_account_or_to_a_short_password_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(state_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'dashboard.db'}")
+    migrate.upgrade(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url)
+    user = make_user(engine)
+    engine.dispose()
+    with pytest.raises(AdminSetupError, match=r"^no account has the e-mail nobody@example\.com$"):
+        reset_password(settings, "nobody@example.com", password_stdin=True)
+    monkeypatch.setattr("sys.stdin", io.StringIO("tiny\n"))
+    with pytest.raises(AdminSetupError, match=r"^password: use at least \d+ characters$"):
+        reset_password(settings, user.email, password_stdin=True)
