@@ -112,6 +112,12 @@ class QueueLength:
     def collect(self) -> Iterator[Metric]:
         queue = self.celery_app.conf.task_default_queue
         waiting = waiting_messages(self.celery_app, queue)
+        # Said outright: a length left out is easy to miss in a dashboard (operator probe).
+        yield GaugeMetricFamily(
+            "dashboard_broker_up",
+            "1 when the broker answered this scrape, 0 when it did not.",
+            value=0 if waiting is None else 1,
+        )
         if waiting is None:
             return
         family = GaugeMetricFamily(

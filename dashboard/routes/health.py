@@ -6,6 +6,7 @@ files are refused, and a load balancer must not take every replica out for it.
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from kombu import Connection
 from sqlmodel import Session
 
 from dashboard import diskroom, migrate
@@ -37,6 +38,25 @@ def _check_redis(services: Services) -> str:
     return "ok"
 
 
+# A monitor asks every few seconds and waits ~3 s: a broker that does not answer at once is down.
+BROKER_CONNECT_SECONDS = 2
+
+
+def _check_broker(services: Services) -> str | None:
+    """Only a broker of its own (RabbitMQ, say): one on the Redis is checked as Redis. Starts
+    need it, so a replica without it must leave the load balancer (operator probe: 200 while
+    every start was 503)."""
+    settings = services.settings
+    if not settings.celery_broker_url or settings.broker_url == settings.effective_redis_url:
+        return None
+    try:
+        with Connection(settings.broker_url, connect_timeout=BROKER_CONNECT_SECONDS) as broker:
+            broker.connect()
+    except Exception as error:
+        return f"down: {type(error).__name__}"
+    return "ok"
+
+
 def _check_files_disk(services: Services) -> str:
     settings = services.settings
     try:
@@ -48,6 +68,9 @@ def _check_files_disk(services: Services) -> str:
 @router.get("/healthz")
 def healthz(services: ServicesDep) -> JSONResponse:
     needed = {"database": _check_database(services), "redis": _check_redis(services)}
+    broker = _check_broker(services)
+    if broker is not None:
+        needed["broker"] = broker
     files_disk = _check_files_disk(services)
     healthy = all(value == "ok" for value in needed.values())
     status = "unavailable" if not healthy else "ok" if files_disk == "ok" else "degraded"

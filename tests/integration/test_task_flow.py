@@ -142,11 +142,14 @@ def test_host_endpoints_answer_with_figures(api: httpx.Client) -> None:
     assert {"mountpoint", "total", "used", "free", "percent"} <= set(partitions[0])
 
 
-def test_health_and_docs(api: httpx.Client) -> None:
+def test_health_and_docs(api: httpx.Client, broker_url: str | None) -> None:
     health = api.get("/healthz")
     assert health.status_code == 200
-    # Only what is up: anyone may ask, so nothing of how busy the site is.
+    # Only what is up: anyone may ask, so nothing of how busy the site is. A broker of its
+    # own (the RabbitMQ pass) is checked too.
     checks = {"database": "ok", "redis": "ok", "files_disk": "ok"}
+    if broker_url:
+        checks["broker"] = "ok"
     assert health.json() == {"status": "ok", "checks": checks}
     assert api.get("/docs").status_code == 200
     paths = api.get("/openapi.json").json()["paths"]

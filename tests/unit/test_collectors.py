@@ -116,12 +116,13 @@ def test_the_queue_length_counts_waiting_messages(broker: Celery) -> None:
         broker.send_task("dashboard.demo", kwargs={"seconds": 0, "should_fail": False})
     samples = scrape(collectors.QueueLength(broker))
     assert value(samples, "dashboard_queue_length", queue="celery") == 2
+    assert value(samples, "dashboard_broker_up") == 1
 
 
-def test_a_broker_that_does_not_answer_leaves_the_queue_length_out() -> None:
+def test_a_broker_that_does_not_answer_leaves_the_queue_length_out_and_says_so() -> None:
     away = Celery("away", broker=f"redis://127.0.0.1:{free_port()}/0", set_as_current=False)
     assert collectors.waiting_messages(away, "celery") is None
-    assert scrape(collectors.QueueLength(away)) == {}
+    assert scrape(collectors.QueueLength(away)) == {("dashboard_broker_up", ()): 0}
 
 
 def test_open_sse_connections_are_counted() -> None:

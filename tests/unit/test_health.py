@@ -102,3 +102,34 @@ def test_health_is_503_until_the_database_is_migrated(tmp_path: Path) -> None:
     wanted = f"not migrated: at no revision, this code needs {head}"
     assert before.json()["checks"]["database"] == wanted
     assert after.status_code == 200
+
+
+def test_a_broker_of_its_own_that_does_not_answer_is_503(tmp_path: Path) -> None:
+    """With RabbitMQ (say) as the broker, a replica that cannot reach it refuses every start:
+    it must leave the load balancer (operator probe: 200 meanwhile)."""
+    from dashboard import migrate
+    from dashboard.redisserver import EmbeddedRedis
+
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    migrate.upgrade(database_url)
+    redis = EmbeddedRedis(tmp_path)
+    try:
+        redis_url = redis.start()
+        away = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+        responses = [
+            get_health(
+                Settings(
+                    state_dir=tmp_path,
+                    redis_url=redis_url,
+                    database_url=database_url,
+                    celery_broker_url=broker_url,
+                )
+            )
+            for broker_url in (away, redis_url)
+        ]
+    finally:
+        redis.stop()
+    down, on_the_redis = responses
+    assert down.status_code == 503
+    assert down.json()["checks"]["broker"].startswith("down: ")
+    assert on_the_redis.status_code == 200 and "broker" not in on_the_redis.json()["checks"]
