@@ -95,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.config.dictConfig(logging_config(role, settings.log_level, settings.log_format))
     if settings.log_format == "json":
         logging.captureWarnings(True)  # a warning printed as it is would be a line of plain text
+    _warn_of_defaults(command, settings)
     try:
         if command in ("create-admin", "reset-password"):
             sys.exit(account_command(command, settings, arguments.email, arguments.password_stdin))
@@ -219,6 +220,15 @@ def worker(settings: Settings) -> int:
     """A standard Celery worker, as `celery -A dashboard.worker worker` would start it."""
     from dashboard.worker import app
 
+    problem = _schema_problem(settings)
+    if problem is not None:
+        log.error(
+            "not starting: the database at %s is %s; run `dashboard migrate`, or check "
+            "DATABASE_URL",
+            _shown_url(settings.effective_database_url),
+            problem,
+        )
+        return 2
     # Celery's stubs say start() never returns; it returns the worker's exit code.
     start = cast(Callable[[list[str]], int | None], app.start)
     argv = [
@@ -230,6 +240,43 @@ def worker(settings: Settings) -> int:
         f"--hostname={settings.worker_name or default_worker_name()}",
     ]
     return start(argv) or 0
+
+
+def _schema_problem(settings: Settings) -> str | None:
+    """A worker on a database without this code's tables took tasks and held each for the
+    database retries (operator probe: no DATABASE_URL, so an empty SQLite file). One that
+    does not answer yet may start: its tasks wait for it, as in any outage."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dashboard.db import engine_for
+    from dashboard.migrate import schema_problem
+
+    engine = engine_for(settings)
+    try:
+        with engine.connect() as connection:
+            return schema_problem(connection)
+    except SQLAlchemyError as error:
+        log.warning("the database does not answer yet (%s): starting anyway", type(error).__name__)
+        return None
+    finally:
+        engine.dispose()
+
+
+def _shown_url(url: str) -> str:
+    """The address without its password, for a log line."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _warn_of_defaults(command: str, settings: Settings) -> None:
+    """`dashboard run` gives its children REDIS_URL; a role started alone without it quietly
+    joined whatever Redis listens on this host's default port (operator probe)."""
+    if command in ("web", "worker", "beat") and settings.redis_url is None:
+        log.warning(
+            "REDIS_URL is not set: using %s (only `dashboard run` starts an embedded Redis)",
+            settings.effective_redis_url,
+        )
 
 
 def beat(settings: Settings) -> int:

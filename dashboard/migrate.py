@@ -35,3 +35,11 @@ def head_revision() -> str | None:
 def current_revision(connection: Connection) -> str | None:
     """The revision the database is at; None before any migration."""
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def schema_problem(connection: Connection) -> str | None:
+    """Why this code cannot work on the database yet, or None when it is at the head."""
+    current, wanted = current_revision(connection), head_revision()
+    if current == wanted:
+        return None
+    return f"not migrated: at {current or 'no revision'}, this code needs {wanted}"

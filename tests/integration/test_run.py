@@ -448,3 +448,18 @@ def test_create_admin_and_the_beat_that_expires_old_files(tmp_path: Path) -> Non
         stop_and_check_nothing_is_left(run, signal.SIGTERM)
     finally:
         _kill_leftovers(run)
+
+
+def test_a_worker_started_alone_on_an_unmigrated_database_refuses_to_start(
+    tmp_path: Path,
+) -> None:
+    """No DATABASE_URL, so an empty SQLite file in its state directory: it took tasks and held
+    each for the database retries (operator probe). It now says why and exits at once; and
+    without REDIS_URL it says which Redis it would have used."""
+    env = embedded_env(tmp_path)  # no REDIS_URL, no DATABASE_URL
+    command = [sys.executable, "-m", "dashboard", "worker"]
+    ended = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert ended.returncode == 2, ended.stderr
+    assert "REDIS_URL is not set: using redis://127.0.0.1:6379/0" in ended.stderr
+    said = f"not starting: the database at sqlite:///{tmp_path.resolve()}/dashboard.db is not"
+    assert said + " migrated: at no revision, this code needs " in ended.stderr
