@@ -16,6 +16,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -64,6 +65,25 @@ def _unavailable(what: str, detail: str) -> Callable[[Request, Exception], Await
         return await _http_error(request, HTTPException(503, detail=detail, headers=headers))
 
     return answer
+
+
+# PostgreSQL's undefined_table and undefined_column: a table or column this code has and the
+# database not yet (a replica started before `dashboard migrate`, or an older schema). SQLite
+# says "no such table" as an OperationalError, a 503 already.
+SCHEMA_BEHIND_STATES = frozenset({"42P01", "42703"})
+
+
+async def _programming_error(request: Request, error: Exception) -> Response:
+    """A schema behind this code is a 503 to try again once migrated (operator probe: a 500
+    with a traceback per request); any other programming error stays a 500."""
+    if getattr(getattr(error, "orig", None), "sqlstate", None) not in SCHEMA_BEHIND_STATES:
+        raise error
+    return await _not_migrated(request, error)
+
+
+_not_migrated = _unavailable(
+    "database schema", "the database is not migrated to this version yet; try again shortly"
+)
 
 
 async def _limit_reached(request: Request, error: Exception) -> Response:
@@ -299,6 +319,7 @@ def install_error_handlers(app: FastAPI) -> None:
     redis = _unavailable("redis", REDIS_AWAY)
     for unavailable in REDIS_UNREACHABLE:
         app.add_exception_handler(unavailable, redis)
+    app.add_exception_handler(ProgrammingError, _programming_error)
     app.add_exception_handler(LimitReached, _limit_reached)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
