@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from dashboard import control
 from dashboard.allocator import limit_malloc_arenas
 from dashboard.redisserver import EmbeddedRedis, RedisStartError
-from dashboard.settings import Settings, get_settings
+from dashboard.settings import Settings, describe_invalid, get_settings
 from dashboard.supervisor import ChildSpec, StopPlan, Supervisor, role_command
 
 log = logging.getLogger(__name__)
@@ -89,8 +89,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         settings = get_settings()
     except ValidationError as error:
-        logging.config.dictConfig(logging_config(role, "INFO"))
-        log.error("invalid settings: %s", error)
+        # Said in the log format asked for, if that much can be read: a collector of JSON
+        # lines would drop a plain one.
+        wanted = "json" if os.environ.get("LOG_FORMAT", "").strip().lower() == "json" else "plain"
+        logging.config.dictConfig(logging_config(role, "INFO", wanted))
+        log.error("invalid settings: %s", describe_invalid(error))
         sys.exit(2)
     logging.config.dictConfig(logging_config(role, settings.log_level, settings.log_format))
     if settings.log_format == "json":

@@ -8,10 +8,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# The drivers this project installs: `postgres://` (as Heroku and others write it) and a bare
+# `postgresql://` mean psycopg 3 here, not psycopg2, which is not installed.
+POSTGRES_SCHEMES = ("postgres", "postgresql")
+DATABASE_DRIVERS = ("sqlite", "postgresql+psycopg")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+EXAMPLE_DATABASE_URL = "postgresql+psycopg://user@host/db"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -82,6 +91,39 @@ class Settings(BaseSettings):
     # Where links in e-mails point; the address the web listens on when unset.
     public_url: str | None = None
 
+    # A wrong address or level was a traceback of 40 to 120 lines from whichever library first
+    # used it (operator probe); now it is one "invalid settings" line naming the variable.
+    @field_validator("database_url")
+    @classmethod
+    def _a_database_we_can_use(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        try:
+            parsed = make_url(url)
+        except ArgumentError as error:
+            raise ValueError(
+                "not a database URL, e.g. postgresql+psycopg://user@host/db"
+            ) from error
+        if parsed.drivername in POSTGRES_SCHEMES:
+            return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        if parsed.drivername not in DATABASE_DRIVERS:
+            raise ValueError(f"use one of {', '.join(DATABASE_DRIVERS)} (not {parsed.drivername})")
+        return url
+
+    @field_validator("redis_url")
+    @classmethod
+    def _a_redis_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(REDIS_SCHEMES):
+            raise ValueError(f"a Redis URL starts with {', '.join(REDIS_SCHEMES)}")
+        return url
+
+    @field_validator("log_level")
+    @classmethod
+    def _a_log_level(cls, level: str) -> str:
+        if level.upper() not in LOG_LEVELS:
+            raise ValueError(f"choose one of {', '.join(LOG_LEVELS)}")
+        return level.upper()
+
     @property
     def effective_redis_url(self) -> str:
         return self.redis_url or DEFAULT_REDIS_URL
@@ -116,3 +158,12 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def describe_invalid(error: ValidationError) -> str:
+    """One line naming each wrong variable and why, without the value: a URL holds a password."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']).upper()}: "
+        f"{str(item['msg']).removeprefix('Value error, ')}"
+        for item in error.errors()
+    )
