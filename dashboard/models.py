@@ -167,7 +167,10 @@ class TaskView(BaseModel):
     owner_id: int | None = None
     # The owner's e-mail, which an admin's "all users" view shows beside each task.
     owner: str | None = None
-    kind: str
+    # Text, not TaskKind: a stored task (or a logged event) of a kind a later version retires
+    # must still be read, where the enum would fail every list holding one; and a client
+    # generated from the schema would not break on a kind added later.
+    kind: str = Field(description="`pi`, `demo` or `csv`, as TaskKind lists them today")
     params: dict[str, Any]
     state: TaskState
     queued_at: datetime

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlmodel import Session
 
-from dashboard import loginends
+from dashboard import apidocs, loginends
 from dashboard.accounts import tokens, users
 from dashboard.accounts.throttle import FROM_ADDRESS, Refusal, describe_wait
 from dashboard.accounts.users import MAX_PASSWORD_LENGTH, Credentials
@@ -97,14 +97,26 @@ class NewToken(BaseModel):
     expires_at: datetime | None = Field(description="When it stops working; null: until revoked")
 
 
-REGISTER_ANSWERS: dict[int | str, dict[str, Any]] = {
-    422: {"description": "A bad address, a short password, or an e-mail already taken"},
-    429: {"description": "Too many registrations from this address; see Retry-After"},
+# Both are open to anyone: no login to lack, nor CSRF to check.
+REGISTER_ANSWERS: apidocs.Answers = {
+    **apidocs.JSON_BODY,
+    422: apidocs.invalid("A bad address, a short password, or an e-mail already taken"),
+    429: apidocs.answer("Too many registrations from this address", headers=apidocs.RETRY_AFTER),
+    503: apidocs.UNAVAILABLE,
 }
-TOKEN_ANSWERS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Wrong e-mail or password"},
-    409: {"description": "The user holds the most live tokens allowed; revoke one first"},
-    429: {"description": "Too many failed logins from this address; see Retry-After"},
+TOKEN_ANSWERS: apidocs.Answers = {
+    **apidocs.JSON_BODY,
+    401: apidocs.answer("Wrong e-mail or password"),
+    409: apidocs.answer("The user holds the most live tokens allowed; revoke one first"),
+    429: apidocs.answer(
+        "Too many failed logins from this address, or to this account",
+        headers=apidocs.RETRY_AFTER,
+    ),
+    503: apidocs.UNAVAILABLE,
+}
+REVOKE_ANSWERS: apidocs.Answers = {
+    **apidocs.CHANGES,
+    404: apidocs.answer("None of my live tokens has this id"),
 }
 
 
@@ -205,20 +217,27 @@ def revoke_token(
     return services.templates.TemplateResponse(request, "partials/tokens.html", context)
 
 
-@router.get("/api/me", response_model=Me, tags=["account"])
+@router.get("/api/me", response_model=Me, tags=["account"], responses=apidocs.NEEDS_LOGIN)
 def who_am_i(viewer: CurrentUser) -> Me:
     """The user this request acts for."""
     return Me(id=viewer.id, email=viewer.email, is_admin=viewer.is_admin)
 
 
-@router.get("/api/tokens", response_model=list[TokenInfo], tags=["account"])
+@router.get(
+    "/api/tokens",
+    response_model=list[TokenInfo],
+    tags=["account"],
+    responses=apidocs.NEEDS_LOGIN,
+)
 def list_tokens(session: SessionDep, viewer: CurrentUser) -> list[TokenInfo]:
     """My personal tokens (never the tokens themselves: only their first characters)."""
     listed = tokens.list_for(session, user_id=viewer.id)
     return [TokenInfo.model_validate(token, from_attributes=True) for token in listed]
 
 
-@router.delete("/api/tokens/{token_id}", status_code=204, tags=["account"])
+@router.delete(
+    "/api/tokens/{token_id}", status_code=204, tags=["account"], responses=REVOKE_ANSWERS
+)
 def delete_token(
     token_id: TokenId, services: ServicesDep, session: SessionDep, viewer: CurrentUser
 ) -> None:

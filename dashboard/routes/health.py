@@ -4,12 +4,15 @@ A files disk below its reserve is "degraded", still 200: the site works, only ne
 files are refused, and a load balancer must not take every replica out for it.
 """
 
+from typing import Literal
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from kombu import Connection
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from dashboard import diskroom, migrate
+from dashboard import apidocs, diskroom, migrate
 from dashboard.deps import ServicesDep
 from dashboard.services import Services
 
@@ -62,7 +65,29 @@ def _check_files_disk(services: Services) -> str:
         return f"unreadable: {type(error).__name__}"
 
 
-@router.get("/healthz")
+class Checks(BaseModel):
+    database: str = Field(description="`ok`, `down: ...`, or `not migrated: ...`")
+    redis: str = Field(description="`ok` or `down: ...`")
+    files_disk: str = Field(description="`ok`, `low: ...` (degraded), or `unreadable: ...`")
+    broker: str | None = Field(
+        None, description="only with a broker of its own (RabbitMQ): `ok` or `down: ...`"
+    )
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded", "unavailable"]
+    checks: Checks
+
+
+DOWN: apidocs.Answers = {
+    503: apidocs.answer(
+        "The database, Redis or the broker is down, or the database is not migrated",
+        model=Health,
+    )
+}
+
+
+@router.get("/healthz", response_model=Health, responses=DOWN)
 def healthz(services: ServicesDep) -> JSONResponse:
     needed = {"database": _check_database(services), "redis": _check_redis(services)}
     broker = _check_broker(services)
@@ -73,5 +98,5 @@ def healthz(services: ServicesDep) -> JSONResponse:
     status = "unavailable" if not healthy else "ok" if files_disk == "ok" else "degraded"
     # Anyone may ask, so it says only what is up: how many streams are open (how busy the
     # site is) is for admins, as dashboard_sse_connections on /metrics.
-    body = {"status": status, "checks": {**needed, "files_disk": files_disk}}
-    return JSONResponse(body, status_code=200 if healthy else 503)
+    body = Health(status=status, checks=Checks(**needed, files_disk=files_disk))
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=200 if healthy else 503)

@@ -2,16 +2,26 @@
 
 from fastapi import APIRouter, HTTPException
 
+from dashboard import apidocs
 from dashboard.deps import LOGGED_IN, ServicesDep
 from dashboard.hoststats import CoreTimes, CpuLoad, DiskUsage, HostSnapshot
 
-router = APIRouter(prefix="/api", tags=["host"], dependencies=LOGGED_IN)
+ANSWERS: apidocs.Answers = {
+    **apidocs.NEEDS_LOGIN,
+    503: apidocs.answer(
+        "The first host sample is still being taken (for a second after the server starts), "
+        "or the database cannot answer",
+        headers=apidocs.RETRY_AFTER,
+    ),
+}
+router = APIRouter(prefix="/api", tags=["host"], dependencies=LOGGED_IN, responses=ANSWERS)
 
 
 def _latest(services: ServicesDep) -> HostSnapshot:
     snapshot = services.sampler.latest
     if snapshot is None:
-        raise HTTPException(503, detail="the first host sample is still being taken")
+        detail = "the first host sample is still being taken"
+        raise HTTPException(503, detail=detail, headers={"Retry-After": "1"})  # sampled each second
     return snapshot
 
 

@@ -7,9 +7,9 @@ processes are managed by whatever started them.
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from dashboard import processes
+from dashboard import apidocs, processes
 from dashboard.control import DEFAULT_TAIL_LINES, ControlUnavailable
 from dashboard.deps import ADMIN_ONLY, ServicesDep
 from dashboard.processes import NO_SUPERVISOR, Action, ProcessList
@@ -17,7 +17,18 @@ from dashboard.routes.pages import page_or_fragment
 from dashboard.services import Services
 
 # Process control and output are an operator's business: admins only.
-router = APIRouter(tags=["processes"], dependencies=ADMIN_ONLY)
+router = APIRouter(tags=["processes"], dependencies=ADMIN_ONLY, responses=apidocs.ADMIN_ONLY)
+ONE_PROCESS: apidocs.Answers = {
+    404: apidocs.answer("`dashboard run` supervises no process of this name"),
+    409: apidocs.answer(
+        "No supervisor (this web was not started by `dashboard run`), or the process cannot "
+        "do this now"
+    ),
+}
+LOG_ANSWERS: apidocs.Answers = {
+    **ONE_PROCESS,
+    200: {"description": "Its lines, oldest first", "content": apidocs.text("text/plain")},
+}
 # A web started by something else than `dashboard run` (compose, systemd) has no supervisor to
 # ask: 409, a request that does not fit how this web runs, not a failure of the server (5xx).
 View = Literal["compact", "detailed"]
@@ -39,22 +50,26 @@ def list_processes(services: ServicesDep) -> ProcessList:
     return processes.process_list(services.settings.state_dir)
 
 
-@router.post("/api/processes/{name}/{action}", status_code=202)
+@router.post("/api/processes/{name}/{action}", status_code=202, responses=ONE_PROCESS)
 def control_process(name: str, action: Action, services: ServicesDep) -> dict[str, bool]:
     """Asks the supervisor to start, stop or restart a process; it sets about it at once."""
     _act(services, name, action)
     return {"accepted": True}
 
 
-@router.get("/api/processes/{name}/log", response_class=PlainTextResponse)
-def process_log(name: str, services: ServicesDep, lines: LogLines = DEFAULT_TAIL_LINES) -> str:
+# Not response_class=PlainTextResponse: FastAPI would say the refusals are text too.
+@router.get("/api/processes/{name}/log", response_class=Response, responses=LOG_ANSWERS)
+def process_log(
+    name: str, services: ServicesDep, lines: LogLines = DEFAULT_TAIL_LINES
+) -> PlainTextResponse:
     """The last lines a process wrote."""
     try:
-        return "\n".join(processes.tail(services.settings.state_dir, name, lines))
+        tail = processes.tail(services.settings.state_dir, name, lines)
     except ControlUnavailable as error:
         raise HTTPException(409, detail=NO_SUPERVISOR) from error
     except processes.Refused as refusal:
         raise HTTPException(404 if refusal.unknown else 409, detail=str(refusal)) from refusal
+    return PlainTextResponse("\n".join(tail))
 
 
 def _listing(services: Services, view: View) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from sqlmodel import Session
 from sse_starlette import ServerSentEvent
 
-from dashboard import quotas
+from dashboard import apidocs, quotas
 from dashboard.accounts.viewer import Viewer
 from dashboard.deps import LOGGED_IN, AudienceDep, CurrentUser, ResumeIdDep, ServicesDep
 from dashboard.eventresponse import EventStreamResponse
@@ -75,7 +75,11 @@ async def page_events(
     return _response(services, HTML, audience, viewer, resume)
 
 
-@router.get("/api/events")
+# The class says no media type (so the schema gives none but JSON to the refusals; the
+# stream's is declared in STREAM) nor a default status that FastAPI could read.
+@router.get(
+    "/api/events", status_code=200, response_class=EventStreamResponse, responses=apidocs.STREAM
+)
 async def api_events(
     services: ServicesDep, audience: AudienceDep, viewer: CurrentUser, resume: ResumeIdDep
 ) -> EventStreamResponse:

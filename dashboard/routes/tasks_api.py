@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
-from dashboard import artifacts, cancellation, crud, idempotency
+from dashboard import apidocs, artifacts, cancellation, crud, idempotency
 from dashboard.accounts.viewer import Viewer
 from dashboard.deps import LOGGED_IN, AudienceDep, CurrentUser, ServicesDep, SessionDep
 from dashboard.models import (
@@ -35,21 +35,8 @@ from dashboard.taskviews import view_of, views_of
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"], dependencies=LOGGED_IN)
 PROTECTED = "PROTECTED"
-ANSWERS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not logged in and no valid Bearer token"},
-    403: {"description": "The task belongs to another user (state PROTECTED)"},
-    404: {"description": "No task has this id"},
-}
-CONTROL_ANSWERS: dict[int | str, dict[str, Any]] = {
-    **ANSWERS,
-    409: {"description": "Not possible in the task's state (ended already, or not failed)"},
-}
-FILE_ANSWERS: dict[int | str, dict[str, Any]] = {
-    **ANSWERS,
-    409: {"description": "The task is still making its file; see Retry-After"},
-    410: {"description": "The file was deleted by the retention job"},
-}
-
+ANY_FILE = apidocs.downloads("text/csv", "text/plain")
+DIGITS = apidocs.downloads("text/plain")
 
 IdempotencyKey = Annotated[
     str | None,
@@ -63,13 +50,9 @@ IdempotencyKey = Annotated[
         "first one started (with `Idempotent-Replayed: true`) instead of starting another.",
     ),
 ]
-START_ANSWERS: dict[int | str, dict[str, Any]] = {
-    409: {"description": "The first request with this Idempotency-Key is still being answered"},
-    422: {"description": "Invalid input, or an Idempotency-Key used for a different request"},
-}
 
 
-@router.post("/pi", status_code=202, response_model=TaskCreated, responses=START_ANSWERS)
+@router.post("/pi", status_code=202, response_model=TaskCreated, responses=apidocs.START)
 def create_pi_task(
     request: PiRequest,
     services: ServicesDep,
@@ -81,7 +64,7 @@ def create_pi_task(
     return _create(TaskKind.PI, start_pi, request, services, viewer, response, key)
 
 
-@router.post("/demo", status_code=202, response_model=TaskCreated, responses=START_ANSWERS)
+@router.post("/demo", status_code=202, response_model=TaskCreated, responses=apidocs.START)
 def create_demo_task(
     request: DemoRequest,
     services: ServicesDep,
@@ -93,7 +76,7 @@ def create_demo_task(
     return _create(TaskKind.DEMO, start_demo, request, services, viewer, response, key)
 
 
-@router.post("/csv", status_code=202, response_model=TaskCreated, responses=START_ANSWERS)
+@router.post("/csv", status_code=202, response_model=TaskCreated, responses=apidocs.START)
 def create_csv_task(
     request: CsvRequest,
     services: ServicesDep,
@@ -148,7 +131,7 @@ def _started_once(
     return TaskCreated(id=started.task_id)
 
 
-@router.get("", response_model=TaskPage)
+@router.get("", response_model=TaskPage, responses=apidocs.SCOPED)
 def list_tasks(
     services: ServicesDep,
     session: SessionDep,
@@ -203,7 +186,7 @@ def _invalid_cursor(error: ValueError) -> HTTPException:
     return HTTPException(422, detail=detail)
 
 
-@router.get("/{task_id}", response_model=TaskView, responses=ANSWERS)
+@router.get("/{task_id}", response_model=TaskView, responses=apidocs.TASK)
 def read_task(
     task_id: str, services: ServicesDep, session: SessionDep, viewer: CurrentUser
 ) -> TaskView | JSONResponse:
@@ -214,7 +197,7 @@ def read_task(
     return view_of(services, session, _existing(row, task_id))
 
 
-@router.post("/{task_id}/cancel", response_model=TaskView, responses=CONTROL_ANSWERS)
+@router.post("/{task_id}/cancel", response_model=TaskView, responses=apidocs.CANCEL)
 def cancel_task(
     task_id: str, services: ServicesDep, session: SessionDep, viewer: CurrentUser
 ) -> TaskView:
@@ -230,7 +213,7 @@ def cancel_task(
     "/{task_id}/retry",
     status_code=202,
     response_model=TaskCreated,
-    responses={**CONTROL_ANSWERS, **START_ANSWERS},
+    responses=apidocs.RETRY,
 )
 def retry_task(
     task_id: str,
@@ -253,13 +236,13 @@ def retry_task(
     return _started_once(services, viewer, key, ["retry", task_id], response, start)
 
 
-@router.get("/{task_id}/file", response_class=FileResponse, responses=FILE_ANSWERS)
+@router.get("/{task_id}/file", response_class=FileResponse, responses=ANY_FILE)
 def download_file(task_id: str, session: SessionDep, viewer: CurrentUser) -> FileResponse:
     """The file a finished task made (pi digits as .txt, a CSV), streamed; owner only."""
     return _file_response(_readable(session, viewer, task_id))
 
 
-@router.get("/{task_id}/digits.txt", response_class=FileResponse, responses=FILE_ANSWERS)
+@router.get("/{task_id}/digits.txt", response_class=FileResponse, responses=DIGITS)
 def download_digits(task_id: str, session: SessionDep, viewer: CurrentUser) -> FileResponse:
     """All digits of a finished pi task, as plain text (the same as `/file` for pi tasks)."""
     row = _readable(session, viewer, task_id)

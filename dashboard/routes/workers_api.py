@@ -1,16 +1,22 @@
 """The workers as JSON. Answers come from the process's fleet watcher, never read per request."""
 
-from typing import Any
+from math import ceil
 
 from fastapi import APIRouter, HTTPException
 
+from dashboard import apidocs
 from dashboard.deps import LOGGED_IN, ServicesDep
 from dashboard.fleet import Fleet
+from dashboard.fleetwatcher import CHECK_SECONDS
 
 router = APIRouter(prefix="/api", tags=["workers"], dependencies=LOGGED_IN)
-ANSWERS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not logged in and no valid Bearer token"},
-    503: {"description": "The workers' reports have not been read yet (Redis unreachable)"},
+ANSWERS: apidocs.Answers = {
+    **apidocs.NEEDS_LOGIN,
+    503: apidocs.answer(
+        "The workers' reports have not been read yet (just after the server starts, or Redis "
+        "unreachable since), or the database cannot answer",
+        headers=apidocs.RETRY_AFTER,
+    ),
 }
 
 
@@ -21,5 +27,7 @@ def workers(services: ServicesDep) -> Fleet:
     disks. A worker is offline once it stopped, or when it has been silent for 10 s."""
     fleet = services.fleet.latest
     if fleet is None:
-        raise HTTPException(503, detail="the workers' reports are still being read")
+        detail = "the workers' reports are still being read"
+        # Worth asking again once the watcher has looked again.
+        raise HTTPException(503, detail=detail, headers={"Retry-After": str(ceil(CHECK_SECONDS))})
     return fleet
