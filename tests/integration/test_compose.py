@@ -65,7 +65,14 @@ def test_the_compose_services_run_the_whole_flow_through_two_web_processes(
     running = [
         start(deployment["web"], tmp_path, i, PORT=str(port)) for i, port in enumerate(ports)
     ]
-    running += [start(deployment["worker"], tmp_path, i) for i in range(WORKERS)]
+    # Each container has a host name of its own, which %h in WORKER_NAME stands for; here
+    # they share this machine's, so each gets the name its container would have.
+    node = deployment["worker"].env["WORKER_NAME"]
+    assert node == "worker@%h"
+    running += [
+        start(deployment["worker"], tmp_path, i, WORKER_NAME=node.replace("%h", f"container-{i}"))
+        for i in range(WORKERS)
+    ]
     running.append(start(deployment["beat"], tmp_path, 0))
     try:
         urls = [f"http://127.0.0.1:{port}" for port in ports]
@@ -102,7 +109,7 @@ def run_the_flow(first: str, second: str) -> None:
         assert seen[0] == seen[1], "the two web processes sent different events"
         assert len(seen[0]) == len(set(seen[0])), "an event came twice"
         task = on_first.get(f"/api/tasks/{task_id}").json()
-        assert task["state"] == "SUCCESS" and task["worker"].startswith("worker-")
+        assert task["state"] == "SUCCESS" and task["worker"].startswith("worker@container-")
         download = on_first.get(f"/api/tasks/{task_id}/file")
         assert download.status_code == 200 and download.text.startswith("3.14159")
         assert len(download.text.strip()) == len("3.") + 2000
