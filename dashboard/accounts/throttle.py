@@ -122,7 +122,22 @@ class LoginThrottle(AddressLimit):
             (_account_key(address, email), 0, FROM_ADDRESS),
             (account_failures_key(email), self.account_limit, TO_ACCOUNT),
         ]
-        return self._take(counts)
+        refusal = self._take(counts)
+        if refusal:
+            limit = "its address's" if refusal.source == FROM_ADDRESS else "the account's"
+            log.warning(
+                "login from %s refused for %d s: past %s limit of failed logins",
+                address,
+                refusal.seconds,
+                limit,
+            )
+        return refusal
+
+    def failed(self, address: str, user_id: int | None) -> None:
+        """Logged for an operator (fail2ban, an alert): the address, and the account if there
+        is one, never what was typed (a password typed into the e-mail field, say)."""
+        account = "an unknown account" if user_id is None else f"user {user_id}"
+        log.info("failed login to %s from %s", account, address)
 
     def forgive(self, address: str, email: str) -> None:
         """After a login to this account: its attempts from this address no longer count, and

@@ -56,6 +56,12 @@ def find_by_email(session: Session, *, email: str) -> User | None:
     return session.exec(query).first()
 
 
+def id_of(session: Session, *, email: str) -> int | None:
+    """The id of the account with this e-mail, if there is one."""
+    found = find_by_email(session, email=email)
+    return None if found is None else found.id
+
+
 def register(session: Session, *, email: str, password: str, is_admin: bool = False) -> User:
     """Raises EmailTaken when another account has the e-mail (checked first, so no password
     is hashed for nothing; the unique index catches two registrations racing)."""

@@ -292,6 +292,7 @@ def create_token_with_password(
         return _too_many("failed logins", refusal)
     user = users.authenticate(session, email=login.email, password=login.password)
     if user is None or user.id is None:
+        throttle.failed(address, users.id_of(session, email=login.email))
         raise HTTPException(401, detail="wrong e-mail or password")
     throttle.forgive(address, login.email)
     try:

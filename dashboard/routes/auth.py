@@ -151,6 +151,7 @@ def log_in(
         return _refused(request, services, "login", form, "Too many failed logins", refusal)
     user = users.authenticate(session, email=email, password=password)
     if user is None or user.id is None:
+        throttle.failed(address, users.id_of(session, email=email))
         form.errors["form"] = "Wrong e-mail or password."
         return _form_page(request, services, "login", form, status=401)
     throttle.forgive(address, email)

@@ -1,5 +1,7 @@
 """Accounts without HTTP: passwords, users, sessions, tokens, the login throttle, migrations."""
 
+import logging
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -168,6 +170,29 @@ def test_the_throttle_refuses_an_address_after_its_failures(redis: Redis) -> Non
     assert refusal is not None and 590 <= refusal.seconds <= 600
     assert refusal.source == "from your address"
     assert throttle.attempt("10.0.0.2", "ann@example.com") is None  # another address is not
+
+
+def test_failed_and_refused_logins_are_logged_without_what_was_typed(
+    redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """For an operator (fail2ban, alerts): neither was logged (operator probe)."""
+    throttle = LoginThrottle(redis, limit=1, window_seconds=600)
+    caplog.set_level(logging.INFO, logger="dashboard.accounts.throttle")
+    assert throttle.attempt("10.0.0.1", "typed-secret@example.com") is None
+    throttle.failed("10.0.0.1", user_id=None)
+    throttle.failed("10.0.0.1", user_id=42)
+    assert throttle.attempt("10.0.0.1", "typed-secret@example.com") is not None
+    said = [record.getMessage() for record in caplog.records]
+    assert said[:2] == [
+        "failed login to an unknown account from 10.0.0.1",
+        "failed login to user 42 from 10.0.0.1",
+    ]
+    assert len(said) == 3 and re.fullmatch(
+        r"login from 10\.0\.0\.1 refused for (59\d|600) s: "
+        r"past its address's limit of failed logins",
+        said[2],
+    )
+    assert "typed-secret" not in caplog.text
 
 
 def test_attempts_sent_all_at_once_are_held_to_the_limit(redis: Redis) -> None:
