@@ -24,8 +24,9 @@ from prometheus_client.core import (
     Metric,
 )
 from redis import Redis
+from redis.exceptions import RedisError
 
-from dashboard import diskroom, metrics
+from dashboard import diskroom, fleet, metrics
 from dashboard.hub import EventHub
 from dashboard.models import FINAL_STATES, TaskKind
 from dashboard.services import Services
@@ -176,6 +177,33 @@ class FilesDisk:
         )
 
 
+class FleetSize:
+    """Workers online, and their pool slots: zero workers is the alert /healthz cannot give
+    (a web replica is healthy without them; operator probe)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            now = fleet.redis_now(self.redis)
+            online = [s for s in fleet.read_statuses(self.redis) if fleet.is_online(s, now)]
+        except RedisError as error:
+            log.warning("the fleet is unavailable: %s", error)
+            return
+        yield GaugeMetricFamily(
+            "dashboard_workers_online", "Workers that reported in the last 10 s.", len(online)
+        )
+        slots = GaugeMetricFamily(
+            "dashboard_worker_slots",
+            "Pool processes of the online workers: all of them, and those running a task.",
+            labels=["use"],
+        )
+        slots.add_metric(["all"], sum(status.concurrency for status in online))
+        slots.add_metric(["busy"], sum(status.running for status in online))
+        yield slots
+
+
 class SseConnections:
     def __init__(self, hub: EventHub) -> None:
         self.hub = hub
@@ -195,6 +223,7 @@ def registry_for(services: Services) -> CollectorRegistry:
         TaskFigures(services.redis),
         QueueLength(services.celery),
         SseConnections(services.hub),
+        FleetSize(services.redis),
         FilesDisk(services.settings.files_dir, services.settings.files_kept_free_bytes),
         metrics.EVENT_LAG,
     ):

@@ -16,11 +16,23 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engi
     """`pool_size` connections kept open per process, and up to `max_overflow` more at busy
     moments (DB_POOL_SIZE, DB_MAX_OVERFLOW): web replicas times WEB_CONCURRENCY times their
     sum, plus the workers' pool processes, must stay under the server's max_connections."""
+    # A failed statement's parameters stay out of its error, and so out of logged tracebacks:
+    # they hold e-mails and token digests (operator probe).
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            hide_parameters=True,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        hide_parameters=True,
+    )
 
 
 def engine_for(settings: Settings) -> Engine:

@@ -15,11 +15,12 @@ from redis.asyncio import Redis as AsyncRedis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from dashboard import collectors, metrics
+from dashboard import collectors, fleet, metrics
 from dashboard.events import Audience
 from dashboard.hub import EventHub
 from dashboard.models import TaskState, TaskView
 from dashboard.redisserver import EmbeddedRedis
+from tests.factories import host_snapshot
 from tests.processes import free_port
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -137,3 +138,24 @@ def test_the_files_disk_is_exported_with_what_is_kept_free(tmp_path: Path) -> No
     free = value(samples, "dashboard_files_disk_free_bytes")
     assert abs(free - shutil.disk_usage(tmp_path).free) < 64 * 2**20
     assert value(samples, "dashboard_files_disk_kept_free_bytes") == 100 * 2**20
+
+
+def test_online_workers_and_their_slots_are_exported(redis: Redis) -> None:
+    """Zero workers is the alert /healthz cannot give: a web is healthy without any."""
+    now = fleet.redis_now(redis)
+
+    def report(name: str, seen: datetime, running: int) -> fleet.WorkerStatus:
+        gauges = fleet.HostGauges.model_validate(host_snapshot().model_dump(), strict=False)
+        return fleet.WorkerStatus(
+            name=name, pid=1, pool="prefork", concurrency=2, running=running, done=0,
+            started_at=seen, reported_at=seen, host=gauges,
+        )  # fmt: skip
+
+    assert value(scrape(collectors.FleetSize(redis)), "dashboard_workers_online") == 0
+    fleet.write_status(redis, report("a@h", now, running=1))
+    fleet.write_status(redis, report("b@h", now, running=2))
+    fleet.write_status(redis, report("gone@h", now - timedelta(minutes=1), running=2))
+    samples = scrape(collectors.FleetSize(redis))
+    assert value(samples, "dashboard_workers_online") == 2
+    assert value(samples, "dashboard_worker_slots", use="all") == 4
+    assert value(samples, "dashboard_worker_slots", use="busy") == 3
