@@ -71,6 +71,16 @@ class CsvRequest(Notified):
         100_000, ge=1, le=CSV_MAX_ROWS, strict=True, description="Rows of the sample data set"
     )
 
+    @field_validator("rows")
+    @classmethod
+    def _only_for_sample_data(cls, rows: int, info: ValidationInfo) -> int:
+        """Run only when rows is sent (source comes first, so it is known): with a history
+        export, which has a row per task of yours, they were dropped without a word (API
+        probe)."""
+        if info.data.get("source") == "history":
+            raise ValueError("rows is for sample data: a history export has a row per task")
+        return rows
+
 
 def field_errors(error: ValidationError) -> dict[str, str]:
     """Maps each invalid field to a message a person can read beside that field."""

@@ -309,3 +309,11 @@ def test_a_task_id_in_capitals_finds_the_task_and_a_long_one_is_not_echoed_whole
     missing = client.get("/api/tasks/" + "a" * 5000)
     assert missing.status_code == 404
     assert missing.json()["detail"] == f"no task has the id '{'a' * 64}…'"
+
+
+def test_rows_sent_with_a_history_export_are_refused_not_dropped(client: httpx.Client) -> None:
+    answer = client.post("/api/tasks/csv", json={"source": "history", "rows": 5})
+    assert answer.status_code == 422, answer.text
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["body", "rows"]
+    assert "a history export has a row per task" in error["msg"]
