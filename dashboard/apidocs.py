@@ -158,6 +158,10 @@ def downloads(*media_types: str) -> Answers:
             "multipart/byteranges",
             "content": text(*media_types, "multipart/byteranges"),
         },
+        304: {
+            "description": "Unchanged: If-None-Match named this file's ETag",
+            "headers": {"ETag": header("The file's ETag", kind="string")},
+        },
         400: {"description": "A Range header that cannot be read", "content": text("text/plain")},
         403: answer(OTHERS_TASK),
         404: answer("No task has this id, or it made no such file"),

@@ -236,19 +236,36 @@ def retry_task(
     return _started_once(services, viewer, key, ["retry", task_id], response, start)
 
 
+IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier download")]
+
+
 @router.get("/{task_id}/file", response_class=FileResponse, responses=ANY_FILE)
-def download_file(task_id: str, session: SessionDep, viewer: CurrentUser) -> FileResponse:
+def download_file(
+    task_id: str, session: SessionDep, viewer: CurrentUser, if_none_match: IfNoneMatch = None
+) -> Response:
     """The file a finished task made (pi digits as .txt, a CSV), streamed; owner only."""
-    return _file_response(_readable(session, viewer, task_id))
+    return _unless_unchanged(_file_response(_readable(session, viewer, task_id)), if_none_match)
 
 
 @router.get("/{task_id}/digits.txt", response_class=FileResponse, responses=DIGITS)
-def download_digits(task_id: str, session: SessionDep, viewer: CurrentUser) -> FileResponse:
+def download_digits(
+    task_id: str, session: SessionDep, viewer: CurrentUser, if_none_match: IfNoneMatch = None
+) -> Response:
     """All digits of a finished pi task, as plain text (the same as `/file` for pi tasks)."""
     row = _readable(session, viewer, task_id)
     if row.kind != TaskKind.PI:
         raise HTTPException(404, detail="this task has made no digits: it is not a pi task")
-    return _file_response(row)
+    return _unless_unchanged(_file_response(row), if_none_match)
+
+
+def _unless_unchanged(file: FileResponse, if_none_match: str | None) -> Response:
+    """304 when the client holds this very file (its ETag): Starlette sends the ETag but
+    never answers it, so a script checking for a new copy downloaded it whole (API probe)."""
+    etag = file.headers["etag"]
+    held = {tag.strip().removeprefix("W/") for tag in (if_none_match or "").split(",")}
+    if etag in held or "*" in held:
+        return Response(status_code=304, headers={"ETag": etag})
+    return file
 
 
 def _file_response(row: Task) -> FileResponse:
@@ -261,10 +278,15 @@ def _file_response(row: Task) -> FileResponse:
         raise HTTPException(404, detail="this task has made no file")
     if row.file_expired_at is not None:
         raise HTTPException(410, detail="the file has expired and was deleted")
-    if not path.exists():
-        raise HTTPException(410, detail="the file is gone from the state directory")
+    try:
+        # Read now, so the ETag is in the headers before the answer is sent.
+        stat = path.stat()
+    except FileNotFoundError as error:
+        raise HTTPException(410, detail="the file is gone from the state directory") from error
     media_type = "text/csv" if path.suffix == ".csv" else "text/plain"
-    return FileResponse(path, media_type=media_type, filename=download_name(row, path.suffix))
+    return FileResponse(
+        path, media_type=media_type, filename=download_name(row, path.suffix), stat_result=stat
+    )
 
 
 def download_name(row: Task, suffix: str) -> str:

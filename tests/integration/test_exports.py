@@ -202,3 +202,17 @@ def test_a_file_asked_for_while_its_task_runs_is_not_ready_yet(api: httpx.Client
     assert early.status_code == 409 and early.headers["retry-after"] == "5"
     assert early.json()["detail"] == "the file is not ready yet: the task is still running"
     assert api.post(f"/api/tasks/{task_id}/cancel").status_code == 200
+
+
+def test_a_file_the_client_holds_already_is_a_304(api: httpx.Client) -> None:
+    """Starlette sent an ETag but never answered If-None-Match: a script looking for a new
+    copy downloaded the whole file each time (API probe)."""
+    task_id, _ = run_to_success(api, "/api/tasks/pi", {"digits": 50})
+    for path in (f"/api/tasks/{task_id}/file", f"/api/tasks/{task_id}/digits.txt"):
+        first = api.get(path)
+        etag = first.headers["etag"]
+        assert first.status_code == 200 and first.text.startswith("3.14159")
+        held = api.get(path, headers={"If-None-Match": f'"other", {etag}'})
+        assert held.status_code == 304 and held.content == b"" and held.headers["etag"] == etag
+        changed = api.get(path, headers={"If-None-Match": '"an older copy"'})
+        assert changed.status_code == 200 and changed.text == first.text
