@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dashboard import migrate
@@ -15,6 +16,14 @@ from dashboard.events import STREAM_KEY
 from dashboard.redisserver import EmbeddedRedis
 from dashboard.settings import Settings
 from tests.accounts import make_user
+
+
+def migrated(state_dir: Path, redis_url: str | None = None) -> tuple[Settings, Engine]:
+    """Settings on a migrated SQLite file in `state_dir`, and an engine on it."""
+    database_url = f"sqlite:///{state_dir / 'dashboard.db'}"
+    settings = Settings(state_dir=state_dir, database_url=database_url, redis_url=redis_url)
+    migrate.upgrade(database_url)
+    return settings, make_engine(database_url)
 
 
 def test_a_mistyped_address_is_said_before_a_password_is_asked_for(
@@ -32,13 +41,7 @@ def test_a_password_reset_ends_every_login_of_the_account(
 ) -> None:
     """After a loss or a theft: the old sessions and tokens stop working, and the streams they
     opened are told so through the event log."""
-    settings = Settings(
-        state_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'dashboard.db'}",
-        redis_url=redis_server.url,
-    )
-    migrate.upgrade(settings.effective_database_url)
-    engine = make_engine(settings.effective_database_url)
+    settings, engine = migrated(tmp_path, redis_server.url)
     user = make_user(engine)
     before = Redis.from_url(redis_server.url).xlen(STREAM_KEY)
     monkeypatch.setattr("sys.stdin", io.StringIO("a brand new passphrase\n"))
@@ -54,9 +57,7 @@ def test_a_password_reset_ends_every_login_of_the_account(
 
 
 def test_promoting_without_a_new_password_ends_nothing(tmp_path: Path) -> None:
-    settings = Settings(state_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'dashboard.db'}")
-    migrate.upgrade(settings.effective_database_url)
-    engine = make_engine(settings.effective_database_url)
+    settings, engine = migrated(tmp_path)
     user = make_user(engine)
     assert setup_admin(settings, user.email, password_stdin=False) == f"made admin {user.email}"
     with Session(engine) as session:
@@ -69,13 +70,7 @@ def test_a_reset_replaces_the_password_and_ends_logins_but_leaves_the_role(
 ) -> None:
     """create-admin with a password was the only reset, and it made the account an admin
     (operator probe)."""
-    settings = Settings(
-        state_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'dashboard.db'}",
-        redis_url=redis_server.url,
-    )
-    migrate.upgrade(settings.effective_database_url)
-    engine = make_engine(settings.effective_database_url)
+    settings, engine = migrated(tmp_path, redis_server.url)
     user = make_user(engine)
     monkeypatch.setattr("sys.stdin", io.StringIO("a brand new passphrase\n"))
     said = reset_password(settings, user.email.upper(), password_stdin=True)
@@ -93,9 +88,7 @@ def test_a_reset_replaces_the_password_and_ends_logins_but_leaves_the_role(
 def test_a_reset_of_an_unknown_account_or_to_a_short_password_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings(state_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'dashboard.db'}")
-    migrate.upgrade(settings.effective_database_url)
-    engine = make_engine(settings.effective_database_url)
+    settings, engine = migrated(tmp_path)
     user = make_user(engine)
     engine.dispose()
     with pytest.raises(AdminSetupError, match=r"^no account has the e-mail nobody@example\.com$"):
