@@ -187,6 +187,15 @@ def web(settings: Settings) -> int:
     import uvicorn
 
     limit_malloc_arenas()  # before uvicorn starts any thread (dashboard.allocator says why)
+    # It starts regardless (its /healthz says what is wrong), but says so now: the reason was
+    # heard only at the first request that needed the database (QA).
+    problem = _schema_problem(settings)
+    if problem is not None:
+        log.warning(
+            "the database at %s is %s: requests needing it answer 503 until it is migrated",
+            _shown_url(settings.effective_database_url),
+            problem,
+        )
 
     uvicorn.run(
         "dashboard.app:create_app",
@@ -247,22 +256,34 @@ def worker(settings: Settings) -> int:
 
 def _schema_problem(settings: Settings) -> str | None:
     """A worker on a database without this code's tables took tasks and held each for the
-    database retries (operator probe: no DATABASE_URL, so an empty SQLite file). One that
-    does not answer yet may start: its tasks wait for it, as in any outage."""
+    database retries (operator probe: no DATABASE_URL, so an empty SQLite file). A server
+    that does not answer yet may come: its tasks wait for it, as in any outage. A SQLite file
+    that is not there will not (QA: a mistyped DASHBOARD_STATE_DIR), and is not made here."""
+    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from dashboard.db import engine_for
     from dashboard.migrate import schema_problem
 
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return "missing: no such file"
     engine = engine_for(settings)
     try:
         with engine.connect() as connection:
             return schema_problem(connection)
     except SQLAlchemyError as error:
-        log.warning("the database does not answer yet (%s): starting anyway", type(error).__name__)
+        log.warning("the database does not answer yet (%s): starting anyway", database_error(error))
         return None
     finally:
         engine.dispose()
+
+
+def database_error(error: Exception) -> str:
+    """The driver's own words (a role that does not exist, say), on one line; SQLAlchemy's
+    add the statement and a link, and no parameters (hide_parameters)."""
+    cause = getattr(error, "orig", None) or error
+    return " ".join(str(cause).split()) or type(cause).__name__
 
 
 def _shown_url(url: str) -> str:

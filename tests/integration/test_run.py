@@ -9,8 +9,10 @@ import contextlib
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -453,13 +455,43 @@ def test_create_admin_and_the_beat_that_expires_old_files(tmp_path: Path) -> Non
 def test_a_worker_started_alone_on_an_unmigrated_database_refuses_to_start(
     tmp_path: Path,
 ) -> None:
-    """No DATABASE_URL, so an empty SQLite file in its state directory: it took tasks and held
-    each for the database retries (operator probe). It now says why and exits at once; and
-    without REDIS_URL it says which Redis it would have used."""
+    """No DATABASE_URL, so the SQLite file of its state directory: empty, it took tasks and
+    held each for the database retries (operator probe); missing (a mistyped directory), the
+    same (QA). It now says why and exits at once, making no file; and without REDIS_URL it
+    says which Redis it would have used."""
     env = embedded_env(tmp_path)  # no REDIS_URL, no DATABASE_URL
     command = [sys.executable, "-m", "dashboard", "worker"]
-    ended = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-    assert ended.returncode == 2, ended.stderr
-    assert "REDIS_URL is not set: using redis://127.0.0.1:6379/0" in ended.stderr
-    said = f"not starting: the database at sqlite:///{tmp_path.resolve()}/dashboard.db is not"
-    assert said + " migrated: at no revision, this code needs " in ended.stderr
+    database = tmp_path.resolve() / "dashboard.db"
+    missing = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2, missing.stderr
+    assert "REDIS_URL is not set: using redis://127.0.0.1:6379/0" in missing.stderr
+    said = f"not starting: the database at sqlite:///{database} is missing: no such file"
+    assert said in missing.stderr and not database.exists()
+    sqlite3.connect(database).close()  # an empty database file
+    empty = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert empty.returncode == 2, empty.stderr
+    said = f"not starting: the database at sqlite:///{database} is not migrated: at no revision"
+    assert said in empty.stderr
+
+
+def test_a_web_started_on_an_unmigrated_database_says_so_at_once(tmp_path: Path) -> None:
+    """It starts (its /healthz tells a load balancer), but the reason was heard only at the
+    first request that needed the database (QA)."""
+    sqlite3.connect(tmp_path / "dashboard.db").close()
+    env = {**embedded_env(tmp_path), "PORT": str(free_port()), "REDIS_URL": "redis://127.0.0.1:1/0"}
+    web = subprocess.Popen(
+        [sys.executable, "-m", "dashboard", "web"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    watchdog = threading.Timer(30, web.kill)  # a silent web ends the reads (EOF), not the test
+    watchdog.start()
+    try:
+        assert web.stderr is not None
+        lines = [web.stderr.readline() for _ in range(3)]  # it says so before uvicorn starts
+    finally:
+        watchdog.cancel()
+        web.kill()
+        web.wait(10)
+    assert any(
+        "is not migrated: at no revision" in line and "answer 503 until it is migrated" in line
+        for line in lines
+    ), lines
