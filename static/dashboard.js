@@ -356,10 +356,35 @@
 
   // Live updates can be paused (WCAG 2.2.2: content that moves on its own can be stopped).
   // The stream stays open, so nothing is missed: what it brings waits and comes in, in order,
-  // on resume. A region replaced whole (gauges, workers, a list) keeps only its latest; task
-  // news and notices all of theirs. Past PAUSE_HOLDS_AT_MOST the page is read afresh instead.
+  // on resume. A region replaced whole (gauges, workers, a list) keeps only its latest, and so
+  // does each task (its progress ticks came four a second: QA saw 80 waiting in 20 s); notices
+  // keep all of theirs. The chart still takes each reading, drawn on resume; a card that
+  // polls (the processes) does not poll meanwhile. Past PAUSE_HOLDS_AT_MOST waiting updates
+  // the page is read afresh instead.
   const PAUSE_HOLDS_AT_MOST = 2000;
   const pause = { on: false, waiting: [], overflowed: false };
+
+  // What a newer update of the same thing replaces while waiting; null: each one is kept.
+  function heldKey(region, data, swapStyle) {
+    if (swapStyle === "outerHTML") return region.id;
+    const task = region.id === "task-events" && /id="(task-[^"]+)"/.exec(data);
+    return task ? task[1] : null;
+  }
+
+  function recordChartPoint(data) {
+    const holder = document.createElement("template");
+    holder.innerHTML = data;
+    const gauges = holder.content.querySelector("#host-gauges");
+    if (!gauges || !gauges.dataset.takenAt) return;
+    const { takenAt, cpu, memory } = gauges.dataset;
+    addPoint(Number(takenAt), Number(cpu), Number(memory));
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const poller = event.detail.elt;
+    const trigger = (poller && poller.getAttribute && poller.getAttribute("hx-trigger")) || "";
+    if (pause.on && /\bevery\b/.test(trigger)) event.preventDefault();
+  });
 
   document.addEventListener("htmx:sseBeforeMessage", function (event) {
     if (!pause.on) return;
@@ -370,12 +395,12 @@
   });
 
   function hold(region, data) {
+    if (region.id === "host-gauges") recordChartPoint(data);
     if (pause.overflowed) return;
     const swapStyle = region.getAttribute("hx-swap") || "innerHTML";
-    if (swapStyle === "outerHTML") {
-      pause.waiting = pause.waiting.filter((held) => held.id !== region.id);
-    }
-    pause.waiting.push({ id: region.id, data: data, swapStyle: swapStyle });
+    const key = heldKey(region, data, swapStyle);
+    if (key) pause.waiting = pause.waiting.filter((held) => held.key !== key);
+    pause.waiting.push({ id: region.id, key: key, data: data, swapStyle: swapStyle });
     if (pause.waiting.length > PAUSE_HOLDS_AT_MOST) {
       pause.overflowed = true;
       pause.waiting = [];
