@@ -33,7 +33,7 @@ class Room:
         if not self.low:
             return "ok"
         return (
-            f"low: {_megabytes(self.free_bytes)} free, {_megabytes(self.kept_free_bytes)} "
+            f"low: {_size(self.free_bytes)} free, {_size(self.kept_free_bytes)} "
             "kept free; new pi and CSV files are refused"
         )
 
@@ -50,11 +50,17 @@ def ensure_room(directory: Path, needed_bytes: int, keep_free_bytes: int) -> Non
     free = shutil.disk_usage(directory).free
     if free - needed_bytes < keep_free_bytes:
         raise DiskFull(
-            f"not enough disk space for this file: it needs about {_megabytes(needed_bytes)}, "
-            f"{_megabytes(free)} are free, and {_megabytes(keep_free_bytes)} are kept free "
+            f"not enough disk space for this file: it needs about {_size(needed_bytes)}, "
+            f"{_size(free)} are free, and {_size(keep_free_bytes)} are kept free "
             "for the database and the queue."
         )
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / MEGABYTE:,.0f} MB" if size >= MEGABYTE else f"{size:,} bytes"
+GIBIBYTE = 1024 * MEGABYTE
+
+
+def _size(size: int) -> str:
+    """In the page's units (binary, as its disk gauges): "74.7 GiB", "100 MiB", "512 bytes"."""
+    if size >= GIBIBYTE:
+        return f"{size / GIBIBYTE:,.1f} GiB"
+    return f"{size / MEGABYTE:,.0f} MiB" if size >= MEGABYTE else f"{size:,} bytes"

@@ -271,6 +271,7 @@ def test_a_person_who_is_refused_gets_a_page_saying_why(web: str, engine: Engine
         assert person.get("/processes").json() == {"detail": "only an admin may do this"}
         missing = person.get("/no/such/page", headers=browser)
         assert missing.status_code == 404 and "Not found" in missing.text
+        assert "Nothing is at <code>/no/such/page</code>." in missing.text
         # No route read the session there, yet the top bar still knows who is logged in.
         assert account.email in missing.text and account.csrf in missing.text
     with httpx.Client(base_url=web) as anonymous:

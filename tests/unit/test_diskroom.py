@@ -16,9 +16,11 @@ def test_a_file_that_fits_above_the_reserve_may_be_written(tmp_path: Path) -> No
 
 def test_a_file_that_would_eat_into_the_reserve_is_refused_saying_why(tmp_path: Path) -> None:
     free = shutil.disk_usage(tmp_path).free
-    with pytest.raises(DiskFull, match=r"it needs about [\d,]+ MB, [\d,]+ MB are free") as refused:
+    with pytest.raises(
+        DiskFull, match=r"it needs about [\d,.]+ [MG]iB, [\d,.]+ [MG]iB are free"
+    ) as refused:
         ensure_room(tmp_path, needed_bytes=free, keep_free_bytes=100 * MEGABYTE)
-    assert "100 MB are kept free for the database and the queue" in str(refused.value)
+    assert "100 MiB are kept free for the database and the queue" in str(refused.value)
 
 
 def test_the_room_is_read_where_the_files_will_go_before_the_folder_is_made(
@@ -32,9 +34,15 @@ def test_the_room_is_read_where_the_files_will_go_before_the_folder_is_made(
     assert not room.low and room.describe() == "ok"
 
 
+def test_a_large_room_is_said_in_gibibytes_as_the_page_says_it() -> None:
+    """The page showed 74.7 GiB free where /healthz said 76,480 MB (QA)."""
+    room = Room(free_bytes=int(74.7 * 1024 * MEGABYTE), kept_free_bytes=80 * 1024 * MEGABYTE)
+    assert room.describe().startswith("low: 74.7 GiB free, 80.0 GiB kept free")
+
+
 def test_a_disk_below_its_reserve_is_low_with_the_figures() -> None:
     room = Room(free_bytes=80 * MEGABYTE, kept_free_bytes=100 * MEGABYTE)
     assert room.low
     assert room.describe() == (
-        "low: 80 MB free, 100 MB kept free; new pi and CSV files are refused"
+        "low: 80 MiB free, 100 MiB kept free; new pi and CSV files are refused"
     )
