@@ -34,8 +34,7 @@ def setup_admin(settings: Settings, email: str, *, password_stdin: bool) -> str:
             password = None
             if existing is None or password_stdin:
                 _validate(email, PLACEHOLDER_PASSWORD)  # a mistyped address, said at once
-                password = _read_password(password_stdin)
-                _validate(email, password)
+                password = _read_password(password_stdin, email)
             user, created = users.make_admin(session, email=email, password=password)
             said = f"{'created admin' if created else 'made admin'} {user.email}"
             if password is not None and not created:
@@ -54,8 +53,7 @@ def reset_password(settings: Settings, email: str, *, password_stdin: bool) -> s
             user = users.find_by_email(session, email=email)
             if user is None:
                 raise AdminSetupError(f"no account has the e-mail {email}")
-            password = _read_password(password_stdin, for_whom="the account")
-            _validate(email, password)
+            password = _read_password(password_stdin, email, for_whom="the account")
             users.set_password(session, user, password)
             return f"reset the password of {user.email}" + _end_logins(settings, session, user)
     finally:
@@ -88,12 +86,17 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def _read_password(from_stdin: bool, for_whom: str = "the new admin") -> str:
+def _read_password(from_stdin: bool, email: str, for_whom: str = "the new admin") -> str:
+    """Checked before it is asked for again: a short one was refused only after being typed
+    twice (QA)."""
     if from_stdin:
-        return sys.stdin.readline().rstrip("\n")
+        password = sys.stdin.readline().rstrip("\n")
+        _validate(email, password)
+        return password
     if not sys.stdin.isatty():
         raise AdminSetupError("no terminal to ask for a password: use --password-stdin")
     first = getpass.getpass(f"Password for {for_whom}: ")
+    _validate(email, first)
     if getpass.getpass("Once more: ") != first:
         raise AdminSetupError("the two passwords differ")
     return first

@@ -96,3 +96,22 @@ def test_a_reset_of_an_unknown_account_or_to_a_short_password_is_refused(
     monkeypatch.setattr("sys.stdin", io.StringIO("tiny\n"))
     with pytest.raises(AdminSetupError, match=r"^password: use at least \d+ characters$"):
         reset_password(settings, user.email, password_stdin=True)
+
+
+def test_a_short_password_typed_at_the_terminal_is_refused_before_it_is_asked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, engine = migrated(tmp_path)
+    user = make_user(engine)
+    engine.dispose()
+    asked: list[str] = []
+
+    def typed(prompt: str) -> str:
+        asked.append(prompt)
+        return "tiny"
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("getpass.getpass", typed)
+    with pytest.raises(AdminSetupError, match=r"^password: use at least \d+ characters$"):
+        reset_password(settings, user.email, password_stdin=False)
+    assert asked == ["Password for the account: "]
