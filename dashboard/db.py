@@ -18,20 +18,14 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engi
     sum, plus the workers' pool processes, must stay under the server's max_connections."""
     # A failed statement's parameters stay out of its error, and so out of logged tracebacks:
     # they hold e-mails and token digests (operator probe).
+    quiet = {"hide_parameters": True}
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url,
-            connect_args={"timeout": 30, "check_same_thread": False},
-            hide_parameters=True,
-        )
+        sqlite_args = {"timeout": 30, "check_same_thread": False}
+        engine = create_engine(url, connect_args=sqlite_args, **quiet)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        hide_parameters=True,
+        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, **quiet
     )
 
 

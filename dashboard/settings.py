@@ -101,9 +101,7 @@ class Settings(BaseSettings):
         try:
             parsed = make_url(url)
         except ArgumentError as error:
-            raise ValueError(
-                "not a database URL, e.g. postgresql+psycopg://user@host/db"
-            ) from error
+            raise ValueError(f"not a database URL, e.g. {EXAMPLE_DATABASE_URL}") from error
         if parsed.drivername in POSTGRES_SCHEMES:
             return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         if parsed.drivername not in DATABASE_DRIVERS:

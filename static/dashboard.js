@@ -375,9 +375,7 @@
     const holder = document.createElement("template");
     holder.innerHTML = data;
     const gauges = holder.content.querySelector("#host-gauges");
-    if (!gauges || !gauges.dataset.takenAt) return;
-    const { takenAt, cpu, memory } = gauges.dataset;
-    addPoint(Number(takenAt), Number(cpu), Number(memory));
+    if (gauges) addPointOf(gauges);
   }
 
   document.addEventListener("htmx:beforeRequest", function (event) {
@@ -617,11 +615,16 @@
   }
 
   // A host event replaces #host-gauges; the new element carries the sample's figures.
-  function chartPoint(element) {
-    if (element.id !== "host-gauges" || !element.dataset.takenAt) return;
-    const { takenAt, cpu, memory } = element.dataset;
+  // The reading a gauges card carries; false when it carries none.
+  function addPointOf(gauges) {
+    if (gauges.id !== "host-gauges" || !gauges.dataset.takenAt) return false;
+    const { takenAt, cpu, memory } = gauges.dataset;
     addPoint(Number(takenAt), Number(cpu), Number(memory));
-    if (!chart.plot) return;
+    return true;
+  }
+
+  function chartPoint(element) {
+    if (!addPointOf(element) || !chart.plot) return;
     chart.plot.setData(chart.data);
     if (chart.plot.cursor.idx == null) chart.plot.setLegend({ idx: null }); // the latest figures
   }

@@ -56,12 +56,6 @@ def find_by_email(session: Session, *, email: str) -> User | None:
     return session.exec(query).first()
 
 
-def id_of(session: Session, *, email: str) -> int | None:
-    """The id of the account with this e-mail, if there is one."""
-    found = find_by_email(session, email=email)
-    return None if found is None else found.id
-
-
 def register(session: Session, *, email: str, password: str, is_admin: bool = False) -> User:
     """Raises EmailTaken when another account has the e-mail (checked first, so no password
     is hashed for nothing; the unique index catches two registrations racing)."""
@@ -82,14 +76,20 @@ def register(session: Session, *, email: str, password: str, is_admin: bool = Fa
 
 def authenticate(session: Session, *, email: str, password: str) -> User | None:
     user = find_by_email(session, email=email)
+    return user if password_matches(session, user, password) else None
+
+
+def password_matches(session: Session, user: User | None, password: str) -> bool:
+    """Checked against a stand-in hash when there is no such user, so the answer takes as long
+    either way; a hash made with older parameters is made again."""
     if not verify_password(user.password_hash if user else None, password):
-        return None
+        return False
     assert user is not None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         session.add(user)
         session.commit()
-    return user
+    return True
 
 
 def set_password(session: Session, user: User, password: str) -> None:

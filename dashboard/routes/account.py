@@ -290,9 +290,9 @@ def create_token_with_password(
     refusal = throttle.attempt(address, login.email)
     if refusal:
         return _too_many("failed logins", refusal)
-    user = users.authenticate(session, email=login.email, password=login.password)
-    if user is None or user.id is None:
-        throttle.failed(address, users.id_of(session, email=login.email))
+    user = users.find_by_email(session, email=login.email)
+    if not users.password_matches(session, user, login.password) or user is None or user.id is None:
+        throttle.failed(address, user.id if user else None)
         raise HTTPException(401, detail="wrong e-mail or password")
     throttle.forgive(address, login.email)
     try:

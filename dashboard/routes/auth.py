@@ -149,9 +149,9 @@ def log_in(
     refusal = throttle.attempt(address, email)
     if refusal:
         return _refused(request, services, "login", form, "Too many failed logins", refusal)
-    user = users.authenticate(session, email=email, password=password)
-    if user is None or user.id is None:
-        throttle.failed(address, users.id_of(session, email=email))
+    user = users.find_by_email(session, email=email)
+    if not users.password_matches(session, user, password) or user is None or user.id is None:
+        throttle.failed(address, user.id if user else None)
         form.errors["form"] = "Wrong e-mail or password."
         return _form_page(request, services, "login", form, status=401)
     throttle.forgive(address, email)

@@ -47,7 +47,7 @@ def _check_broker(services: Services) -> str | None:
     need it, so a replica without it must leave the load balancer (operator probe: 200 while
     every start was 503)."""
     settings = services.settings
-    if not settings.celery_broker_url or settings.broker_url == settings.effective_redis_url:
+    if settings.broker_url == settings.effective_redis_url:
         return None
     try:
         with Connection(settings.broker_url, connect_timeout=BROKER_CONNECT_SECONDS) as broker:
