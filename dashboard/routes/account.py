@@ -217,7 +217,13 @@ def revoke_token(
     return services.templates.TemplateResponse(request, "partials/tokens.html", context)
 
 
-@router.get("/api/me", response_model=Me, tags=["account"], responses=apidocs.NEEDS_LOGIN)
+@router.get(
+    "/api/me",
+    summary="Who I am",
+    response_model=Me,
+    tags=["account"],
+    responses=apidocs.NEEDS_LOGIN,
+)
 def who_am_i(viewer: CurrentUser) -> Me:
     """The user this request acts for."""
     return Me(id=viewer.id, email=viewer.email, is_admin=viewer.is_admin)
@@ -225,6 +231,7 @@ def who_am_i(viewer: CurrentUser) -> Me:
 
 @router.get(
     "/api/tokens",
+    summary="List my tokens",
     response_model=list[TokenInfo],
     tags=["account"],
     responses=apidocs.NEEDS_LOGIN,
@@ -236,7 +243,11 @@ def list_tokens(session: SessionDep, viewer: CurrentUser) -> list[TokenInfo]:
 
 
 @router.delete(
-    "/api/tokens/{token_id}", status_code=204, tags=["account"], responses=REVOKE_ANSWERS
+    "/api/tokens/{token_id}",
+    summary="Revoke a token",
+    status_code=204,
+    tags=["account"],
+    responses=REVOKE_ANSWERS,
 )
 def delete_token(
     token_id: TokenId, services: ServicesDep, session: SessionDep, viewer: CurrentUser
@@ -252,7 +263,13 @@ def _revoke(services: Services, session: Session, viewer: Viewer, token_id: int)
     loginends.announce(services, token_login(token_id))
 
 
-@public.post("/api/users", status_code=201, response_model=Me, responses=REGISTER_ANSWERS)
+@public.post(
+    "/api/users",
+    summary="Register an account",
+    status_code=201,
+    response_model=Me,
+    responses=REGISTER_ANSWERS,
+)
 def register_user(
     credentials: Credentials, request: Request, services: ServicesDep, session: SessionDep
 ) -> Me | JSONResponse:
@@ -280,7 +297,13 @@ def _email_taken() -> HTTPException:
     return HTTPException(422, detail=detail)
 
 
-@public.post("/api/tokens", status_code=201, response_model=NewToken, responses=TOKEN_ANSWERS)
+@public.post(
+    "/api/tokens",
+    summary="Get a token with e-mail and password",
+    status_code=201,
+    response_model=NewToken,
+    responses=TOKEN_ANSWERS,
+)
 def create_token_with_password(
     login: TokenLogin, request: Request, services: ServicesDep, session: SessionDep
 ) -> NewToken | JSONResponse:

@@ -87,7 +87,7 @@ DOWN: apidocs.Answers = {
 }
 
 
-@router.get("/healthz", response_model=Health, responses=DOWN)
+@router.get("/healthz", summary="Health check", response_model=Health, responses=DOWN)
 def healthz(services: ServicesDep) -> JSONResponse:
     needed = {"database": _check_database(services), "redis": _check_redis(services)}
     broker = _check_broker(services)

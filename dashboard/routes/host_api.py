@@ -25,25 +25,25 @@ def _latest(services: ServicesDep) -> HostSnapshot:
     return snapshot
 
 
-@router.get("/host", response_model=HostSnapshot)
+@router.get("/host", summary="Host gauges, all at once", response_model=HostSnapshot)
 def host(services: ServicesDep) -> HostSnapshot:
     """Everything at once: CPU, memory and disks of the host serving this page."""
     return _latest(services)
 
 
-@router.get("/cpu/percent", response_model=CpuLoad)
+@router.get("/cpu/percent", summary="CPU load", response_model=CpuLoad)
 def cpu_percent(services: ServicesDep) -> CpuLoad:
     """CPU load over the last second, overall and per core, with the load average."""
     return _latest(services).cpu
 
 
-@router.get("/cpu/times_percent", response_model=list[CoreTimes])
+@router.get("/cpu/times_percent", summary="CPU time by kind", response_model=list[CoreTimes])
 def cpu_times_percent(services: ServicesDep) -> list[CoreTimes]:
     """How each core spent the last second: user, system, idle and the rest, in percent."""
     return _latest(services).cpu_times
 
 
-@router.get("/partitions/usage", response_model=list[DiskUsage])
+@router.get("/partitions/usage", summary="Disk usage by partition", response_model=list[DiskUsage])
 def partitions_usage(services: ServicesDep) -> list[DiskUsage]:
     """Every mounted partition: total, used and free bytes, and percent used."""
     return _latest(services).disks

@@ -44,13 +44,18 @@ def _act(services: Services, name: str, action: Action) -> None:
         raise HTTPException(404 if refusal.unknown else 409, detail=str(refusal)) from refusal
 
 
-@router.get("/api/processes", response_model=ProcessList)
+@router.get("/api/processes", summary="List supervised processes", response_model=ProcessList)
 def list_processes(services: ServicesDep) -> ProcessList:
     """The processes `dashboard run` supervises (`supervised: false` when there is none)."""
     return processes.process_list(services.settings.state_dir)
 
 
-@router.post("/api/processes/{name}/{action}", status_code=202, responses=ONE_PROCESS)
+@router.post(
+    "/api/processes/{name}/{action}",
+    summary="Start, stop or restart a process",
+    status_code=202,
+    responses=ONE_PROCESS,
+)
 def control_process(name: str, action: Action, services: ServicesDep) -> dict[str, bool]:
     """Asks the supervisor to start, stop or restart a process; it sets about it at once."""
     _act(services, name, action)
@@ -58,7 +63,12 @@ def control_process(name: str, action: Action, services: ServicesDep) -> dict[st
 
 
 # Not response_class=PlainTextResponse: FastAPI would say the refusals are text too.
-@router.get("/api/processes/{name}/log", response_class=Response, responses=LOG_ANSWERS)
+@router.get(
+    "/api/processes/{name}/log",
+    summary="A process's recent log",
+    response_class=Response,
+    responses=LOG_ANSWERS,
+)
 def process_log(
     name: str, services: ServicesDep, lines: LogLines = DEFAULT_TAIL_LINES
 ) -> PlainTextResponse:

@@ -78,7 +78,11 @@ async def page_events(
 # The class says no media type (so the schema gives none but JSON to the refusals; the
 # stream's is declared in STREAM) nor a default status that FastAPI could read.
 @router.get(
-    "/api/events", status_code=200, response_class=EventStreamResponse, responses=apidocs.STREAM
+    "/api/events",
+    summary="Stream my task and host events",
+    status_code=200,
+    response_class=EventStreamResponse,
+    responses=apidocs.STREAM,
 )
 async def api_events(
     services: ServicesDep, audience: AudienceDep, viewer: CurrentUser, resume: ResumeIdDep

@@ -52,7 +52,13 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post("/pi", status_code=202, response_model=TaskCreated, responses=apidocs.START)
+@router.post(
+    "/pi",
+    summary="Start a pi task",
+    status_code=202,
+    response_model=TaskCreated,
+    responses=apidocs.START,
+)
 def create_pi_task(
     request: PiRequest,
     services: ServicesDep,
@@ -64,7 +70,13 @@ def create_pi_task(
     return _create(TaskKind.PI, start_pi, request, services, viewer, response, key)
 
 
-@router.post("/demo", status_code=202, response_model=TaskCreated, responses=apidocs.START)
+@router.post(
+    "/demo",
+    summary="Start a demo task",
+    status_code=202,
+    response_model=TaskCreated,
+    responses=apidocs.START,
+)
 def create_demo_task(
     request: DemoRequest,
     services: ServicesDep,
@@ -76,7 +88,13 @@ def create_demo_task(
     return _create(TaskKind.DEMO, start_demo, request, services, viewer, response, key)
 
 
-@router.post("/csv", status_code=202, response_model=TaskCreated, responses=apidocs.START)
+@router.post(
+    "/csv",
+    summary="Make a CSV file",
+    status_code=202,
+    response_model=TaskCreated,
+    responses=apidocs.START,
+)
 def create_csv_task(
     request: CsvRequest,
     services: ServicesDep,
@@ -131,7 +149,7 @@ def _started_once(
     return TaskCreated(id=started.task_id)
 
 
-@router.get("", response_model=TaskPage, responses=apidocs.SCOPED)
+@router.get("", summary="List my tasks", response_model=TaskPage, responses=apidocs.SCOPED)
 def list_tasks(
     services: ServicesDep,
     session: SessionDep,
@@ -186,7 +204,7 @@ def _invalid_cursor(error: ValueError) -> HTTPException:
     return HTTPException(422, detail=detail)
 
 
-@router.get("/{task_id}", response_model=TaskView, responses=apidocs.TASK)
+@router.get("/{task_id}", summary="Read a task", response_model=TaskView, responses=apidocs.TASK)
 def read_task(
     task_id: str, services: ServicesDep, session: SessionDep, viewer: CurrentUser
 ) -> TaskView | JSONResponse:
@@ -197,7 +215,9 @@ def read_task(
     return view_of(services, session, _existing(row, task_id))
 
 
-@router.post("/{task_id}/cancel", response_model=TaskView, responses=apidocs.CANCEL)
+@router.post(
+    "/{task_id}/cancel", summary="Cancel a task", response_model=TaskView, responses=apidocs.CANCEL
+)
 def cancel_task(
     task_id: str, services: ServicesDep, session: SessionDep, viewer: CurrentUser
 ) -> TaskView:
@@ -211,6 +231,7 @@ def cancel_task(
 
 @router.post(
     "/{task_id}/retry",
+    summary="Retry a task",
     status_code=202,
     response_model=TaskCreated,
     responses=apidocs.RETRY,
@@ -239,7 +260,12 @@ def retry_task(
 IfNoneMatch = Annotated[str | None, Header(description="An ETag from an earlier download")]
 
 
-@router.get("/{task_id}/file", response_class=FileResponse, responses=ANY_FILE)
+@router.get(
+    "/{task_id}/file",
+    summary="Download a task's file",
+    response_class=FileResponse,
+    responses=ANY_FILE,
+)
 def download_file(
     task_id: str, session: SessionDep, viewer: CurrentUser, if_none_match: IfNoneMatch = None
 ) -> Response:
@@ -247,7 +273,12 @@ def download_file(
     return _unless_unchanged(_file_response(_readable(session, viewer, task_id)), if_none_match)
 
 
-@router.get("/{task_id}/digits.txt", response_class=FileResponse, responses=DIGITS)
+@router.get(
+    "/{task_id}/digits.txt",
+    summary="Download a pi task's digits",
+    response_class=FileResponse,
+    responses=DIGITS,
+)
 def download_digits(
     task_id: str, session: SessionDep, viewer: CurrentUser, if_none_match: IfNoneMatch = None
 ) -> Response:

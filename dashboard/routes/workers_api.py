@@ -20,7 +20,7 @@ ANSWERS: apidocs.Answers = {
 }
 
 
-@router.get("/workers", response_model=Fleet, responses=ANSWERS)
+@router.get("/workers", summary="List workers", response_model=Fleet, responses=ANSWERS)
 def workers(services: ServicesDep) -> Fleet:
     """Every Celery worker that reported in the last hour, online ones first: its host, pool
     and concurrency, tasks running now and done, last report, and its host's CPU, memory and

@@ -90,3 +90,12 @@ def test_every_refusal_has_a_described_body(spec: dict[str, Any]) -> None:
         if int(code) >= 400 and code != "416" and not answer.get("content")
     ]
     assert undescribed == []
+
+
+def test_every_operation_has_a_summary_written_for_readers(spec: dict[str, Any]) -> None:
+    """FastAPI's default summary is the function's name in title case ("Create Csv Task")."""
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            generated = operation["operationId"].split("_" + path.split("/")[1])[0]
+            default = generated.replace("_", " ").title()
+            assert operation["summary"] != default, f"{method.upper()} {path}"
