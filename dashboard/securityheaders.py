@@ -1,7 +1,8 @@
 """Headers every answer carries, so that a browser keeps the pages to this site and to this user.
 
 - A Content-Security-Policy that lets the pages run only this site's own scripts and styles
-  (the templates hold no inline script or style, and autoescape keeps it so), connect only
+  (the templates hold no inline script or style, and autoescape keeps it so; the API docs
+  too, as templates/docs.html starts Swagger UI from a file of ours), connect only
   here, and be framed by no site at all (X-Frame-Options says the same to older browsers):
   a page that frames ours cannot trick a click on Cancel or Revoke.
 - `Cache-Control: no-store` on everything but the static files: pages, fragments, JSON and
@@ -24,15 +25,8 @@ PAGE_POLICY = (
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-# Swagger UI's page starts itself with an inline script and styles some parts inline.
-DOCS_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-    "frame-ancestors 'none'"
-)
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 STATIC_PREFIX = "/static/"
-DOCS_PATH = "/docs"
 
 
 def _headers(policy: str, *, stored: bool) -> list[tuple[bytes, bytes]]:
@@ -47,14 +41,11 @@ def _headers(policy: str, *, stored: bool) -> list[tuple[bytes, bytes]]:
 
 # Built once: every request takes one of these as it is.
 PAGE_HEADERS = _headers(PAGE_POLICY, stored=False)
-DOCS_HEADERS = _headers(DOCS_POLICY, stored=False)
 STATIC_HEADERS = _headers(PAGE_POLICY, stored=True)
 
 
 def headers_for(path: str) -> list[tuple[bytes, bytes]]:
-    if path.startswith(STATIC_PREFIX):
-        return STATIC_HEADERS
-    return DOCS_HEADERS if path == DOCS_PATH else PAGE_HEADERS
+    return STATIC_HEADERS if path.startswith(STATIC_PREFIX) else PAGE_HEADERS
 
 
 def header_dict(path: str) -> dict[str, str]:

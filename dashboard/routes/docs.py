@@ -7,10 +7,9 @@ FastAPI's own /docs would be public; these are the same pages behind the login. 
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from dashboard.deps import LOGGED_IN
+from dashboard.deps import LOGGED_IN, ServicesDep
 
 router = APIRouter(include_in_schema=False, dependencies=LOGGED_IN)
 
@@ -21,11 +20,6 @@ def openapi_schema(request: Request) -> dict[str, Any]:
 
 
 @router.get("/docs", response_class=HTMLResponse)
-def swagger_ui(request: Request) -> HTMLResponse:
-    return get_swagger_ui_html(
-        openapi_url="/openapi.json",
-        title=f"{request.app.title} API",
-        swagger_js_url="/static/vendor/swagger-ui-bundle.js",
-        swagger_css_url="/static/vendor/swagger-ui.css",
-        swagger_favicon_url="data:,",
-    )
+def swagger_ui(request: Request, services: ServicesDep) -> HTMLResponse:
+    context = {"title": f"{request.app.title} API", "openapi_url": "/openapi.json"}
+    return services.templates.TemplateResponse(request, "docs.html", context)

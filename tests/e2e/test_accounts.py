@@ -140,6 +140,22 @@ def test_the_api_docs_load_without_any_cdn(signed_in: Page, live_server: str) ->
     assert all(url.startswith(live_server) or url.startswith("data:") for url in requests)
 
 
+def test_the_api_docs_follow_a_dark_system_theme(signed_in: Page, live_server: str) -> None:
+    """They stayed white in dark mode, beside a dark page (QA)."""
+    page = signed_in
+    page.emulate_media(color_scheme="dark")
+    page.goto(f"{live_server}/docs")
+    expect(page.locator(".opblock-summary-path", has_text="/api/tasks/csv")).to_be_visible()
+    expect(page.locator("html")).to_have_class(re.compile(r"\bdark-mode\b"))
+    assert page.locator(".swagger-ui").evaluate(BACKGROUND) == "rgb(28, 32, 34)"
+    page.emulate_media(color_scheme="light")
+    expect(page.locator("html")).not_to_have_class(re.compile(r"\bdark-mode\b"))
+    assert page.locator(".swagger-ui").evaluate(BACKGROUND) != "rgb(28, 32, 34)"
+
+
+BACKGROUND = "element => getComputedStyle(element).backgroundColor"
+
+
 # Each page records what its Content-Security-Policy refused, from its first script on.
 RECORD_REFUSALS = """
 window.refused = [];
