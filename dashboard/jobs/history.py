@@ -58,4 +58,5 @@ def _record(row: Task) -> Sequence[object]:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
+    """As the JSON API writes a time (UTC as "Z"), so a program can match the two."""
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")

@@ -107,6 +107,9 @@ def test_the_history_export_lists_my_tasks_and_only_mine(
     assert first["described"] == params_text("pi", json.loads(first["parameters"]))
     assert first["described"].startswith("5 digits")
     assert api.get(f"/api/tasks/{export}").json()["result"]["rows"] == 2
+    # Times are written as the JSON API writes them, so a program can match the two.
+    seen = api.get(f"/api/tasks/{done}").json()
+    assert (first["queued_at"], first["finished_at"]) == (seen["queued_at"], seen["finished_at"])
 
 
 def test_old_files_expire_and_their_rows_say_so(
