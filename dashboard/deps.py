@@ -33,6 +33,10 @@ CSRF_FIELD = "csrf_token"
 # What the Finished list's form sends; "" is its "any" choice.
 StateChoice = Literal["", "SUCCESS", "FAILURE", "REVOKED", "LOST"]
 KindChoice = Literal["", "pi", "demo", "csv"]
+TOKEN_MAKES_NO_TOKEN = (
+    "a personal token cannot make another; log in on the account page, or send the e-mail "
+    "and password to POST /api/tokens"
+)
 _bearer = HTTPBearer(auto_error=False, description="A personal token from the account page")
 
 
@@ -155,6 +159,14 @@ def require_admin(viewer: Annotated[Viewer, Depends(get_viewer)]) -> Viewer:
     return viewer
 
 
+def require_login_session(viewer: Annotated[Viewer, Depends(get_viewer)]) -> Viewer:
+    """A logged-in browser, not a personal token: a stolen short-lived token must not make
+    itself a lasting one. A program trades the password for a token (POST /api/tokens)."""
+    if viewer.csrf_token is None:
+        raise HTTPException(403, detail=TOKEN_MAKES_NO_TOKEN)
+    return viewer
+
+
 def get_audience(
     viewer: Annotated[Viewer, Depends(get_viewer)],
     scope: Annotated[
@@ -198,6 +210,7 @@ def get_resume_id(
 SessionDep = Annotated[Session, Depends(get_session)]
 CurrentUser = Annotated[Viewer, Depends(get_viewer)]
 AdminUser = Annotated[Viewer, Depends(require_admin)]
+BrowserUser = Annotated[Viewer, Depends(require_login_session)]
 AudienceDep = Annotated[Audience, Depends(get_audience)]
 ResumeIdDep = Annotated[str | None, Depends(get_resume_id)]
 FinishedFilterDep = Annotated[FinishedFilter, Depends(get_finished_filter)]

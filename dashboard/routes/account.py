@@ -13,7 +13,7 @@ from dashboard.accounts import tokens, users
 from dashboard.accounts.throttle import FROM_ADDRESS, Refusal, describe_wait
 from dashboard.accounts.users import MAX_PASSWORD_LENGTH, Credentials
 from dashboard.accounts.viewer import Viewer, token_login
-from dashboard.deps import LOGGED_IN, CurrentUser, ServicesDep, SessionDep
+from dashboard.deps import LOGGED_IN, BrowserUser, CurrentUser, ServicesDep, SessionDep
 from dashboard.models import ApiToken, utcnow
 from dashboard.routes.auth import (
     EMAIL_TAKEN,
@@ -152,7 +152,7 @@ def create_token(
     request: Request,
     services: ServicesDep,
     session: SessionDep,
-    viewer: CurrentUser,
+    viewer: BrowserUser,
     name: Annotated[str, Form()] = "",
     expires_in_days: Annotated[str, Form()] = str(tokens.DEFAULT_LIFETIME_DAYS),
 ) -> HTMLResponse:

@@ -348,6 +348,21 @@ def test_tokens_are_made_shown_once_used_and_revoked(
     assert api.post("/account/tokens", data={"name": ""}).status_code == 422
 
 
+def test_a_token_cannot_make_itself_a_lasting_one(
+    api: httpx.Client, web: str, engine: Engine
+) -> None:
+    """Security probe: a stolen 7-day token made a never-expiring one on the account form,
+    which outlived the revoking of the first and a password change."""
+    made = api.post("/account/tokens", data={"name": "week", "expires_in_days": "7"})
+    plain = made.text.split('id="new-token"', 1)[1].split(">", 1)[1].split("<", 1)[0]
+    bearer = {"Authorization": f"Bearer {plain}"}
+    with httpx.Client(base_url=web, headers=bearer, timeout=10) as client:
+        refused = client.post("/account/tokens", data={"name": "kept", "expires_in_days": "never"})
+    assert refused.status_code == 403 and "cannot make another" in refused.text
+    with Session(engine) as session:
+        assert session.exec(select(ApiToken).where(ApiToken.name == "kept")).first() is None
+
+
 def test_tokens_last_as_long_as_asked_and_then_say_they_expired(
     web: str, api: httpx.Client, engine: Engine
 ) -> None:
