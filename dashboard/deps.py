@@ -10,8 +10,8 @@ from sqlmodel import Session
 from dashboard.accounts import sessions, tokens
 from dashboard.accounts.credentials import same
 from dashboard.accounts.crossorigin import from_another_site
+from dashboard.accounts.sessioncookie import session_cookie
 from dashboard.accounts.viewer import (
-    SESSION_COOKIE,
     CrossSiteRefused,
     CsrfRefused,
     LoginRequired,
@@ -63,7 +63,7 @@ def get_viewer(
         viewer = _from_token(session, bearer.credentials) if bearer else None
         if bearer and viewer is None:
             raise LoginRequired(_why_refused(session, bearer.credentials))
-        cookie = request.cookies.get(SESSION_COOKIE)
+        cookie = session_cookie(request)
         if viewer is None and cookie:
             viewer = _from_cookie(session, cookie)
     if viewer is None:
@@ -76,7 +76,7 @@ def viewer_by_cookie(request: Request) -> Viewer | None:
     """For a page no route's dependencies read the session for (an error page of an unknown
     address): who is logged in, so the top bar still shows their links. Blocking: call it
     from a thread."""
-    cookie = request.cookies.get(SESSION_COOKIE)
+    cookie = session_cookie(request)
     if not cookie:
         return None
     with Session(get_services(request).engine) as session:

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from dashboard import loginends
 from dashboard.accounts import sessions, users
 from dashboard.accounts.credentials import new_token
+from dashboard.accounts.sessioncookie import copies_carried, domains_to_clear, session_cookie
 from dashboard.accounts.throttle import (
     FROM_ADDRESS,
     AddressLimit,
@@ -112,12 +113,22 @@ def _logged_in(
     lifetime = timedelta(hours=services.settings.session_hours)
     cookie, _ = sessions.start(session, user_id=user_id, lifetime=lifetime)
     response = _go(request, safe_next(target))
+    _clear_planted_copies(request, response)
     _set_cookie(request, response, SESSION_COOKIE, cookie, int(lifetime.total_seconds()))
     return response
 
 
+def _clear_planted_copies(request: Request, response: Response) -> None:
+    """Ends the session cookies another host may have set for our domain, so that ours is
+    the only one the browser sends (dashboard.accounts.sessioncookie)."""
+    if not copies_carried(request):
+        return
+    for domain in domains_to_clear(request.url.hostname):
+        response.set_cookie(SESSION_COOKIE, "", max_age=0, domain=domain, path="/")
+
+
 def _has_session(request: Request, session: Session) -> bool:
-    cookie = request.cookies.get(SESSION_COOKIE)
+    cookie = session_cookie(request)
     return cookie is not None and sessions.find(session, cookie=cookie) is not None
 
 
@@ -235,11 +246,12 @@ def register(
 def log_out(
     request: Request, services: ServicesDep, session: SessionDep, viewer: CurrentUser
 ) -> Response:
-    cookie = request.cookies.get(SESSION_COOKIE)
+    cookie = session_cookie(request)
     ended = sessions.end(session, cookie=cookie) if cookie else None
     if ended:
         loginends.announce(services, session_login(ended))
     response = _go(request, "/login")
     # Set as it was made (HttpOnly, SameSite, Secure over https), so even its ending is.
+    _clear_planted_copies(request, response)
     _set_cookie(request, response, SESSION_COOKIE, "", max_age=0)
     return response

@@ -81,6 +81,41 @@ def test_register_logs_in_with_a_safe_cookie_and_an_argon2_hash(
         assert stored.token_hash not in cookie and len(stored.token_hash) == 64
 
 
+def test_two_session_cookies_are_taken_as_no_login(web: str, engine: Engine) -> None:
+    """Security probe: a page on a sibling subdomain or another port planted its own session
+    cookie beside the victim's, and the server took the last one sent: the victim worked as
+    the planter. Which of two is ours cannot be told, so neither is taken."""
+    victim, planter = make_user(engine), make_user(engine)
+    for pair in ((victim.cookie, planter.cookie), (planter.cookie, victim.cookie)):
+        cookie = f"{SESSION_COOKIE}={pair[0]}; {SESSION_COOKIE}={pair[1]}"
+        with httpx.Client(base_url=web, headers={"Cookie": cookie}, timeout=10) as client:
+            assert client.get("/api/me").status_code == 401
+            assert client.get("/").headers["location"].startswith("/login")
+            # The login page is shown, not skipped as if logged in.
+            assert client.get("/login").status_code == 200
+    with httpx.Client(base_url=web, cookies=victim.cookies, timeout=10) as client:
+        assert client.get("/api/me").json()["email"] == victim.email
+
+
+def test_a_login_clears_session_cookies_planted_for_a_parent_domain(
+    visitor: httpx.Client, user: Account
+) -> None:
+    """Over a name (not an address) a sibling host can set a cookie for the parent domain."""
+    visitor.headers["Host"] = "dash.example.test"
+    visitor.cookies.set(SESSION_COOKIE, "planted", domain="127.0.0.1")
+    token = form_token(visitor.get("/login").text)
+    form = {"email": user.email, "password": PASSWORD, "csrf_token": token}
+    answer = visitor.post("/login", data=form, headers={"HX-Request": "true"})
+    assert answer.status_code == 204
+    set_cookies = answer.headers.get_list("set-cookie")
+    for domain in ("dash.example.test", "example.test"):
+        assert any(
+            f"Domain={domain}" in line and "Max-Age=0" in line and line.startswith(SESSION_COOKIE)
+            for line in set_cookies
+        ), set_cookies
+    assert any("Domain" not in line and "Max-Age=0" not in line for line in set_cookies)
+
+
 def test_the_cookie_is_secure_when_served_over_https(visitor: httpx.Client) -> None:
     # uvicorn trusts X-Forwarded-Proto from loopback, as from a TLS-terminating proxy.
     token = form_token(visitor.get("/register").text)
