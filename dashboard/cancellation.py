@@ -50,7 +50,7 @@ def _cancel(services: Services, session: Session, row: Task, by: Viewer) -> Task
         kind=row.kind,
         params=row.params,
         state=TaskState.REVOKED,
-        error=f"cancelled by {by.email}",
+        error=_who_cancelled(row, by),
     )
     view = None if ended is None else endings.view_with_owner(session, ended)
     if view is None:
@@ -100,3 +100,8 @@ def retry(services: Services, session: Session, row: Task, task_id: str | None =
     with logcontext.about_task(row.id, row.owner_id):
         log.info("task %s retried as task %s", row.id, view.id)
     return view
+
+
+def _who_cancelled(row: Task, by: Viewer) -> str:
+    """Said to the owner, so an admin's address is not: the log names the user by id."""
+    return "cancelled by its owner" if by.id == row.owner_id else "cancelled by an admin"

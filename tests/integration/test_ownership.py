@@ -182,6 +182,17 @@ def test_a_protected_task_says_so(
         assert task_id not in stranger.get("/").text
 
 
+def test_an_admin_who_cancels_a_task_is_not_named_to_its_owner(web: str, engine: Engine) -> None:
+    """Security probe: the owner read "cancelled by root@example.com"."""
+    owner, admin = make_user(engine), make_user(engine, admin=True)
+    with page_client(web, owner) as as_owner, page_client(web, admin) as as_admin:
+        task_id = as_owner.post("/api/tasks/demo", json={"seconds": 30}).json()["id"]
+        assert as_admin.post(f"/api/tasks/{task_id}/cancel").status_code == 200
+        seen = as_owner.get(f"/api/tasks/{task_id}").json()
+        assert seen["state"] == "REVOKED" and seen["error"] == "cancelled by an admin"
+        assert admin.email not in as_owner.get("/").text
+
+
 def test_an_admin_sees_all_users_tasks_with_their_owners(
     owners_task: tuple[Account, str], web: str, engine: Engine
 ) -> None:
