@@ -314,7 +314,9 @@ def test_the_page_fits_a_phone_and_a_laptop_window(signed_in: Page) -> None:
     table scrolls inside its card. At 1280 pixels a running task's Cancel button shows."""
     page = signed_in
     page.on("dialog", lambda dialog: dialog.accept())
-    start_demo(page, "30")
+    start_demo(page, "0", "fail")  # a Finished row with an error and Retry: the widest kind
+    expect(page.locator("#finished-rows tr.task-row")).to_have_count(1, timeout=30_000)
+    start_demo(page, "30", "succeed")
     running = page.locator("#active-rows tr.task-row").first
     expect(running).to_have_attribute("data-state", "PROGRESS", timeout=30_000)
 
@@ -333,10 +335,19 @@ def test_the_page_fits_a_phone_and_a_laptop_window(signed_in: Page) -> None:
     expect(page.locator("#fleet [data-metric=done]").first).to_be_visible()
     gauges, finished = page.locator("#host-gauges"), page.locator("#finished-tasks")
     assert gauges.bounding_box()["y"] < finished.bounding_box()["y"]  # type: ignore[index]
-    page.set_viewport_size({"width": 1280, "height": 900})
-    assert page_is_no_wider_than_the_window(page)
-    # The Active card needs no sideways scrolling to reach Cancel.
-    assert card.evaluate("(card) => card.scrollWidth <= card.clientWidth")
+    # A tablet's width and a small laptop's: no list scrolls sideways to reach Cancel, Retry
+    # or a runtime (QA: at 768 Cancel was cut in half, and Runtime and Retry out of view).
+    lists = [
+        card,
+        page.locator("#fleet"),
+        page.locator(".card", has=page.locator("#finished-rows")),
+    ]
+    for width in (768, 900, 1180, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        assert page_is_no_wider_than_the_window(page)
+        for listing in lists:
+            fits = listing.evaluate("(card) => card.scrollWidth <= card.clientWidth")
+            assert fits, (width, listing.evaluate("(card) => card.textContent.slice(0, 40)"))
     running.locator("button.cancel").click()  # tidy: leave no 30-second task behind
     expect(page.locator("#active-rows tr.task-row")).to_have_count(0, timeout=10_000)
 
