@@ -940,7 +940,24 @@
     countActive();
   }
 
+  // Running tasks head the Active list, above the queue: a new task's row arrives at the top
+  // and a queued one starts where it stood, so with a backlog the work in progress sank to
+  // the bottom, thousands of pixels down (QA). A running row that follows a queued one moves
+  // up to the end of the running block; the rows of each keep their order (newest first).
+  function runningFirst() {
+    const body = document.getElementById("active-rows");
+    if (!body) return;
+    let firstQueued = null;
+    for (const row of Array.from(body.children)) {
+      const queued = row.dataset.state === "QUEUED";
+      if (queued && !firstQueued) firstQueued = row;
+      else if (!queued && firstQueued) body.insertBefore(row, firstQueued);
+    }
+  }
+  document.addEventListener("htmx:sseMessage", runningFirst);
+
   document.addEventListener("htmx:afterSettle", function () { // every swap, SSE ones too
+    runningFirst();
     keepActiveToItsLimit();
     countActive();
     topUpActiveList();

@@ -558,8 +558,12 @@ def test_a_long_queue_shows_what_runs_and_says_it_is_cut(
         running = page.locator("#active-rows tr[data-state=PROGRESS]")
         expect(running).to_have_count(1, timeout=30_000)
         page.reload()  # the list as the server reads it: the running task, then the newest queued
-        expect(page.locator("#active-rows tr.task-row")).to_have_count(ACTIVE_LIMIT)
+        rows = page.locator("#active-rows tr.task-row")
+        expect(rows).to_have_count(ACTIVE_LIMIT)
         expect(running).to_have_count(1)
+        # At the top, above the queue (QA: with a backlog it sank to the bottom).
+        first_id = rows.first.get_attribute("id")
+        expect(rows.first).to_have_attribute("data-state", "PROGRESS")
         queued = ACTIVE_LIMIT - 1
         expect(page.locator("#active-count")).to_have_text(f"1 running · {queued}+ queued")
         expect(page).to_have_title(f"({ACTIVE_LIMIT}+) dashboard")
@@ -571,6 +575,9 @@ def test_a_long_queue_shows_what_runs_and_says_it_is_cut(
         start_demo(page, "30")
         expect(running).to_have_count(2, timeout=30_000)
         expect(page.locator("#active-rows tr.task-row")).to_have_count(ACTIVE_LIMIT)
+        # It came in at the top, queued, and joined the running block below the first.
+        expect(rows.nth(0)).to_have_attribute("id", first_id or "")
+        expect(rows.nth(1)).to_have_attribute("data-state", "PROGRESS")
         expect(oldest_shown).to_have_count(0)
         expect(page.locator("#active-count")).to_have_text(f"2 running · {queued - 1}+ queued")
         # One at a time: a second click before the first one's row leaves would cancel the

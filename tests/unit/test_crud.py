@@ -224,8 +224,8 @@ def test_a_backlog_past_the_limit_keeps_every_running_task_and_the_newest_queued
     for task_id in ("q0", "q1"):  # the two oldest are the ones running
         crud.mark_started(session, task_id=task_id, kind="demo", params={}, worker="w@h")
     shown = [row.id for row in crud.list_active(session, owner_id=1, limit=4)]
-    assert shown == ["q5", "q4", "q1", "q0"]
-    assert [row.id for row in crud.list_active(session, owner_id=1, limit=2)] == ["q1", "q0"]
+    assert shown == ["q0", "q1", "q5", "q4"]  # the running ones first, as they started
+    assert [row.id for row in crud.list_active(session, owner_id=1, limit=2)] == ["q0", "q1"]
 
 
 def test_a_short_id_finds_its_owners_task_and_only_when_it_is_the_only_one(
