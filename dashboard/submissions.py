@@ -112,6 +112,8 @@ PLAIN_WORDS = {
 def readable(item: Any) -> str:
     """One validation error in words for a person: what to enter instead."""
     kind, limits = item.get("type"), item.get("ctx") or {}
+    if isinstance(item.get("input"), str) and not item["input"].strip():
+        return "fill this in"  # not "use at least 8 characters" below a hint that says so
     if kind in PLAIN_WORDS:
         return PLAIN_WORDS[kind]
     if kind == "string_too_short":
@@ -123,6 +125,9 @@ def readable(item: Any) -> str:
         bound = limits.get("le", limits.get("ge"))
         return f"enter {'at most' if kind == 'less_than_equal' else 'at least'} {_number(bound)}"
     message = str(item["msg"]).removeprefix("Value error, ")
+    # The e-mail check's own reason ("An email address must have an @-sign."), without the
+    # programmer's preface.
+    message = message.removeprefix("value is not a valid email address: ")
     # A choice among fixed values: '' is the "any" of a filter, not one to offer.
     return message.replace("Input should be", "choose").replace("'', ", "")
 

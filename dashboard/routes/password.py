@@ -78,18 +78,31 @@ def _refusals(
     if not viewer.login.startswith("session:"):
         # A token acts as its user, but is not them: it cannot take the account over.
         return [Refused("current_password", NOT_WITH_A_TOKEN, 403)]
+    wrong = _current_password_refused(request, services, session, viewer, current)
+    if wrong is not None and wrong.status == 429:
+        return [wrong]
+    # "The password you have" only once the current one is known to be it.
+    problem = _new_password_problem(viewer.email, None if wrong else current, new)
+    refusals = [] if wrong is None else [wrong]
+    return refusals + ([] if problem is None else [Refused("new_password", problem, 422)])
+
+
+def _current_password_refused(
+    request: Request, services: Services, session: Session, viewer: Viewer, current: str
+) -> Refused | None:
+    """None when `current` is the password. A try counts against the account like a login;
+    an empty field is asked for and not counted (QA: it was a "Wrong password." and a try)."""
+    if not current:
+        return Refused("current_password", "Enter your current password.", 422)
     throttle, address = login_throttle(services), client_address(request)
     refused = throttle.attempt(address, viewer.email)
     if refused:
         wait = f"Too many wrong passwords: try again in {describe_wait(refused.seconds)}."
-        return [Refused("current_password", wait, 429, refused.seconds)]
-    right = users.authenticate(session, email=viewer.email, password=current) is not None
-    if right:
-        throttle.forgive(address, viewer.email)
-    # "The password you have" only once the current one is known to be it.
-    problem = _new_password_problem(viewer.email, current if right else None, new)
-    refusals = [] if right else [Refused("current_password", "Wrong password.", 422)]
-    return refusals + ([] if problem is None else [Refused("new_password", problem, 422)])
+        return Refused("current_password", wait, 429, refused.seconds)
+    if users.authenticate(session, email=viewer.email, password=current) is None:
+        return Refused("current_password", "Wrong password.", 422)
+    throttle.forgive(address, viewer.email)
+    return None
 
 
 NOT_WITH_A_TOKEN = "An API token cannot change the password: log in and use the account page."

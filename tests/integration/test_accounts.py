@@ -127,8 +127,10 @@ def test_the_cookie_is_secure_when_served_over_https(visitor: httpx.Client) -> N
 @pytest.mark.parametrize(
     ("email", "password", "field", "message"),
     [
-        ("not-an-address", PASSWORD, "email", "valid email address"),
+        ("not-an-address", PASSWORD, "email", "An email address must have an @-sign."),
+        ("", PASSWORD, "email", "fill this in"),
         ("someone@example.com", "short", "password", "at least 8 characters"),
+        ("someone@example.com", "", "password", "fill this in"),
     ],
 )
 def test_bad_registrations_say_why_beside_the_field(
@@ -220,6 +222,23 @@ def test_login_refuses_an_address_after_repeated_failures(
     finally:
         redis_client.delete(KEY_PREFIX + "127.0.0.1")
     assert log_in(visitor, user.email, PASSWORD).status_code == 204
+
+
+def test_an_empty_current_password_is_asked_for_not_counted_as_a_guess(
+    api: httpx.Client, user: Account, redis_client: Redis
+) -> None:
+    """QA: an empty field was "Wrong password." and one of the five tries."""
+    change = {"current_password": "", "new_password": "a brand new passphrase"}
+    failures = account_failures_key(user.email)
+    try:
+        empty = api.post("/account/password", data=change)
+        assert empty.status_code == 422 and "Enter your current password." in empty.text
+        assert int(redis_client.get(failures) or 0) == 0
+        wrong = api.post("/account/password", data={**change, "current_password": "nope nope"})
+        assert wrong.status_code == 422 and "Wrong password." in wrong.text
+        assert int(redis_client.get(failures) or 0) == 1
+    finally:
+        redis_client.delete(failures, KEY_PREFIX + "127.0.0.1")
 
 
 def test_guesses_from_many_addresses_add_up_against_the_account(

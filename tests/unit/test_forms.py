@@ -54,7 +54,7 @@ def test_after_a_start_the_form_keeps_what_was_sent_so_the_same_runs_again_in_on
     [
         ({"rows": "lots", "source": "sample"}, "rows", "enter a whole number"),
         ({"rows": "1.5", "source": "sample"}, "rows", "enter a whole number"),
-        ({"rows": "", "source": "sample"}, "rows", "enter a whole number"),
+        ({"rows": "", "source": "sample"}, "rows", "fill this in"),
         ({"rows": "10", "source": "everything"}, "source", "choose 'sample' or 'history'"),
         ({"seconds": "abc"}, "seconds", "enter a number"),
         ({"seconds": "nan"}, "seconds", "enter a number"),
@@ -62,7 +62,7 @@ def test_after_a_start_the_form_keeps_what_was_sent_so_the_same_runs_again_in_on
         ({"seconds": "3601"}, "seconds", "enter at most 3,600"),
         ({"seconds": "-0.5"}, "seconds", "enter at least 0"),
         ({"digits": "1000001", "method": "chudnovsky"}, "digits", "enter at most 1,000,000"),
-        ({"digits": "", "method": "chudnovsky"}, "digits", "enter a whole number"),
+        ({"digits": " ", "method": "chudnovsky"}, "digits", "fill this in"),
         ({"digits": "5", "method": "tau"}, "method", "choose 'chudnovsky' or 'leibniz'"),
     ],
 )
@@ -80,6 +80,20 @@ def test_pydantic_words_that_have_no_plainer_form_are_kept() -> None:
     long = {"type": "string_too_long", "msg": "...", "ctx": {"max_length": 1024}}
     assert readable(long) == "use at most 1,024 characters"
     assert readable({"type": "missing", "msg": "Field required"}) == "fill this in"
+
+
+def test_an_empty_field_is_asked_for_and_an_email_says_its_own_reason() -> None:
+    """QA: an empty registration said "value is not a valid email address: An email address
+    must have an @-sign." and, under "At least 8 characters.", "use at least 8 characters"."""
+    preface = "value is not a valid email address: "
+    no_at = {"type": "value_error", "msg": preface + "An email address must have an @-sign."}
+    assert (
+        readable({**no_at, "input": "bob.example.com"}) == "An email address must have an @-sign."
+    )
+    assert readable({**no_at, "input": ""}) == "fill this in"
+    short = {"type": "string_too_short", "msg": "...", "ctx": {"min_length": 8}}
+    assert readable({**short, "input": ""}) == "fill this in"
+    assert readable({**short, "input": "abc"}) == "use at least 8 characters"
 
 
 def test_minus_zero_seconds_is_zero() -> None:
