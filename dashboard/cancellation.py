@@ -56,7 +56,9 @@ def _cancel(services: Services, session: Session, row: Task, by: Viewer) -> Task
     if view is None:
         # Say how it ended: the row read before this write may be older (a cancel at once).
         now = crud.get_task(session, task_id=row.id, fresh=True)
-        raise NotCancellable(f"the task has ended already ({(now or row).state})")
+        # Named: the notice may come after the row has moved out of sight (QA).
+        ended_as = (now or row).state
+        raise NotCancellable(f"{row.kind} task {row.id[:8]} has ended already ({ended_as})")
     log.info("task %s cancelled by user %s", row.id, by.id)
     metrics.count_ending(services.redis, view)
     _tell_the_workers(services, row.id)

@@ -301,7 +301,7 @@ def test_a_cancel_that_comes_too_late_says_so(signed_in: Page) -> None:
     assert len(held) == 1
     held[0].continue_()
     expect(page.locator("#notices .toast.error")).to_contain_text(
-        "Refused: the task has ended already (SUCCESS)"
+        f"Refused: demo task {task_id[:8]} has ended already (SUCCESS)"
     )
 
 
