@@ -352,6 +352,9 @@
     const held = connection.state === "live" && pause.on;
     badge.dataset.state = held ? "paused" : connection.state;
     badge.textContent = held ? "paused: " + waiting + " waiting" : connection.text;
+    // While the stream is down, what it keeps up to date is dimmed (dashboard.css): a worker
+    // "online" or a task in PROGRESS may no longer be so (QA).
+    document.body.dataset.connection = connection.state;
   }
 
   // Live updates can be paused (WCAG 2.2.2: content that moves on its own can be stopped).
@@ -534,9 +537,17 @@
 
   const chart = { plot: null, data: [[], [], []], windowSeconds: 300 };
 
+  // Readings come about once a second; a longer silence (the stream was down, the server
+  // away) is drawn as a gap, not as a straight line across it (QA).
+  const CHART_GAP_SECONDS = 5;
+
   function addPoint(t, cpu, memory) {
     const [times, cpus, memories] = chart.data;
-    if (times.length && t <= times[times.length - 1]) return;
+    const last = times.length ? times[times.length - 1] : null;
+    if (last !== null && t <= last) return;
+    if (last !== null && t - last > CHART_GAP_SECONDS) {
+      times.push(last + 1); cpus.push(null); memories.push(null);
+    }
     times.push(t); cpus.push(cpu); memories.push(memory);
     while (times.length && times[0] < t - chart.windowSeconds) {
       times.shift(); cpus.shift(); memories.shift();

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Dialog, Page, expect
 
 from dashboard.models import Task, utcnow
-from tests.e2e.conftest import insert_tasks, log_in, start_demo
+from tests.e2e.conftest import csrf_headers, insert_tasks, log_in, start_demo
 
 pytestmark = pytest.mark.e2e
 # Every line the worker logs names it; its start-up "ready" may be out of the 200-line tail by
@@ -146,3 +146,27 @@ def test_the_processes_page_fits_a_phone(admin_page: Page, live_server: str) -> 
     expect(page.locator("#process-worker .process-extra")).to_contain_text("up ")
     page.set_viewport_size({"width": 1280, "height": 900})
     expect(page.locator("#process-worker .process-extra")).to_be_hidden()  # its own column
+
+
+def test_while_the_stream_is_down_what_it_keeps_up_to_date_is_dimmed(
+    admin_page: Page, live_server: str
+) -> None:
+    """QA: with the server away the badge said "reconnecting…", but the Workers card still
+    said "online" and a task PROGRESS, as fresh as ever."""
+    page = admin_page
+    expect(page.locator("#connection")).to_have_text("live", timeout=15_000)
+    opacity = "(region) => getComputedStyle(region).opacity"
+    active = page.locator("#active-tasks")
+    assert active.evaluate(opacity) == "1"
+    restarted = page.request.post(
+        f"{live_server}/api/processes/web/restart", headers=csrf_headers(page)
+    )
+    assert restarted.status == 202
+    expect(page.locator("body")).to_have_attribute("data-connection", "reconnecting")
+    expect(page.locator("#connection")).to_have_text("reconnecting…")
+    page.wait_for_function("() => getComputedStyle(document.getElementById('fleet')).opacity < 0.6")
+    assert float(active.evaluate(opacity)) < 0.6
+    expect(page.locator("#connection")).to_have_text("live", timeout=60_000)
+    page.wait_for_function(
+        "() => getComputedStyle(document.getElementById('active-tasks')).opacity === '1'"
+    )
