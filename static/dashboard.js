@@ -476,7 +476,8 @@
       .then(function (response) {
         if (response.status === 401) {
           const here = window.location.pathname + window.location.search;
-          window.location.assign("/login?next=" + encodeURIComponent(here));
+          // "ended": the login page says why (QA: it was an empty form, with no reason).
+          window.location.assign("/login?next=" + encodeURIComponent(here) + "&ended=1");
         } else if (response.ok) {
           return explainRefusedStream();
         }

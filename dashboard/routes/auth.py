@@ -68,12 +68,17 @@ def _anonymous_token(request: Request) -> tuple[str, bool]:
 
 
 def _form_page(
-    request: Request, services: Services, template: str, form: FormState, status: int = 200
+    request: Request,
+    services: Services,
+    template: str,
+    form: FormState,
+    status: int = 200,
+    notice: str | None = None,
 ) -> HTMLResponse:
     token, fresh = _anonymous_token(request)
     wants_fragment = request.headers.get("HX-Request") == "true"
     name = f"partials/{template}_form.html" if wants_fragment else f"{template}.html"
-    context = {"form": form, "csrf_token": token}
+    context = {"form": form, "csrf_token": token, "notice": notice}
     response = services.templates.TemplateResponse(request, name, context, status_code=status)
     if fresh:
         _set_cookie(request, response, ANONYMOUS_CSRF_COOKIE, token, max_age=None)
@@ -134,13 +139,24 @@ def _has_session(request: Request, session: Session) -> bool:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(
-    request: Request, services: ServicesDep, session: SessionDep, next: str = "/"
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    next: str = "/",
+    ended: bool = False,
 ) -> Response:
-    """The login form; someone logged in already goes straight on to where they were going."""
+    """The login form; someone logged in already goes straight on to where they were going.
+    `ended`: a page whose login ended sent the browser here (dashboard.js), and is told why."""
     if _has_session(request, session):
         return RedirectResponse(safe_next(next), status_code=303)
     form = FormState(values={"email": "", "next": safe_next(next)})
-    return _form_page(request, services, "login", form)
+    return _form_page(request, services, "login", form, notice=LOGIN_ENDED if ended else None)
+
+
+LOGIN_ENDED = (
+    "Your login ended: you logged out on another page, your password was changed, or it "
+    "expired. Log in again to go on."
+)
 
 
 @router.post("/login")

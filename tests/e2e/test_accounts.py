@@ -128,7 +128,9 @@ def test_a_page_whose_session_ends_goes_to_the_login_page(page: Page, live_serve
     assert answer.status == 303
     # The open stream ends with the session, and its reconnect is refused: the page checks
     # and goes to log in, by itself.
-    expect(page).to_have_url(re.compile(r"/login\?next=%2F$"), timeout=30_000)
+    expect(page).to_have_url(re.compile(r"/login\?next=%2F&ended=1$"), timeout=30_000)
+    # And says why (QA: an empty login form, with no reason).
+    expect(page.locator("#login-notice")).to_contain_text("Your login ended")
 
 
 def test_the_api_docs_load_without_any_cdn(signed_in: Page, live_server: str) -> None:
