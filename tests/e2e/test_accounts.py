@@ -340,7 +340,7 @@ def test_changing_the_password_logs_out_the_other_browser(
         page.click("#password-form button")
         expect(page.locator("#password .notice")).to_contain_text("1 other login ended")
         # The other browser's live page hears its login end, and goes to log in.
-        expect(other).to_have_url(re.compile(r"/login\?next=%2F$"), timeout=30_000)
+        expect(other).to_have_url(re.compile(r"/login\?next=%2F&ended=1$"), timeout=30_000)
         page.goto(f"{live_server}/")  # this one goes on
         expect(page.locator(".topbar .who")).to_contain_text(email.lower())
         log_in(other, live_server, email, password="a brand new passphrase")
