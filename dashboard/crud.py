@@ -149,10 +149,11 @@ def close_if_active(
 
 def list_active(session: Session, *, owner_id: int | None, limit: int = ACTIVE_LIMIT) -> list[Task]:
     """Active tasks of one owner, or of everyone when owner_id is None (an admin's view):
-    the running ones first, in the order they started, then the queued ones, newest first, as
-    the page keeps them live. Past the limit (a large backlog) every running task is kept, and
-    the newest queued ones fill the rest: the work in progress always shows, at the top (QA:
-    below a long queue it was out of sight)."""
+    the running ones first, in the order they started, then the queued ones, newest first
+    (the page keeps the running ones above the queue live: dashboard.js runningFirst). Past
+    the limit (a large backlog) every running task is kept, and the newest queued ones fill
+    the rest: the work in progress always shows, at the top (QA: below a long queue it was
+    out of sight)."""
     running = list(session.exec(_active_query(owner_id, RUNNING_STATES).limit(limit)))
     running.sort(key=lambda row: (row.started_at or row.queued_at, row.id))
     queued = _active_query(owner_id, (TaskState.QUEUED,)).limit(limit - len(running))

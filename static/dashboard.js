@@ -955,7 +955,7 @@
   // Running tasks head the Active list, above the queue: a new task's row arrives at the top
   // and a queued one starts where it stood, so with a backlog the work in progress sank to
   // the bottom, thousands of pixels down (QA). A running row that follows a queued one moves
-  // up to the end of the running block; the rows of each keep their order (newest first).
+  // up to the end of the running block; the queued rows keep their order (newest first).
   function runningFirst() {
     const body = document.getElementById("active-rows");
     if (!body) return;
