@@ -162,7 +162,7 @@ def require_admin(viewer: Annotated[Viewer, Depends(get_viewer)]) -> Viewer:
 def require_login_session(viewer: Annotated[Viewer, Depends(get_viewer)]) -> Viewer:
     """A logged-in browser, not a personal token: a stolen short-lived token must not make
     itself a lasting one. A program trades the password for a token (POST /api/tokens)."""
-    if viewer.csrf_token is None:
+    if not viewer.by_session:
         raise HTTPException(403, detail=TOKEN_MAKES_NO_TOKEN)
     return viewer
 

@@ -64,6 +64,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def utc_iso(moment: datetime) -> str:
+    """A kept time as the JSON API writes it: ISO 8601, UTC as "Z"."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 class User(SQLModel, table=True):
     __tablename__ = "user_account"
 

@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from dashboard import descriptions
 from dashboard.crud import ACTIVE_LIMIT
-from dashboard.models import FINAL_STATES, TaskKind, TaskState, TaskView
+from dashboard.models import FINAL_STATES, TaskKind, TaskState, TaskView, utc_iso
 from dashboard.tasksearch import MAX_TERM, MIN_TERM
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -69,7 +69,7 @@ def clock_time(moment: datetime | None, today: date | None = None) -> str:
 
 
 def iso_time(moment: datetime | None) -> str:
-    return "" if moment is None else moment.isoformat().replace("+00:00", "Z")
+    return "" if moment is None else utc_iso(moment)
 
 
 def short_id(task_id: str) -> str:

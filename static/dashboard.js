@@ -340,6 +340,9 @@
   function showConnection(state, text) {
     connection.state = state;
     connection.text = text;
+    // While the stream is down, what it keeps up to date is dimmed (dashboard.css): a worker
+    // "online" or a task in PROGRESS may no longer be so (QA).
+    document.body.dataset.connection = state;
     showBadge();
   }
 
@@ -352,9 +355,6 @@
     const held = connection.state === "live" && pause.on;
     badge.dataset.state = held ? "paused" : connection.state;
     badge.textContent = held ? "paused: " + waiting + " waiting" : connection.text;
-    // While the stream is down, what it keeps up to date is dimmed (dashboard.css): a worker
-    // "online" or a task in PROGRESS may no longer be so (QA).
-    document.body.dataset.connection = connection.state;
   }
 
   // Live updates can be paused (WCAG 2.2.2: content that moves on its own can be stopped).
@@ -966,8 +966,6 @@
       else if (!queued && firstQueued) body.insertBefore(row, firstQueued);
     }
   }
-  document.addEventListener("htmx:sseMessage", runningFirst);
-
   document.addEventListener("htmx:afterSettle", function () { // every swap, SSE ones too
     runningFirst();
     keepActiveToItsLimit();

@@ -20,6 +20,11 @@ class Viewer:
     login: str = ""
     login_expires_at: datetime | None = None
 
+    @property
+    def by_session(self) -> bool:
+        """Logged in through the page, not acting with a personal token."""
+        return self.login.startswith("session:")
+
 
 def session_login(token_hash: str) -> str:
     # A part of the session's digest (its key): enough to tell sessions apart, and not the

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from dashboard import crud, runtime
 from dashboard.descriptions import params_text
 from dashboard.jobs.csvexport import CsvSummary, ProgressCallback, write_records
-from dashboard.models import Task
+from dashboard.models import Task, utc_iso
 
 HISTORY_HEADER = (
     "id",
@@ -58,5 +58,5 @@ def _record(row: Task) -> Sequence[object]:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    """As the JSON API writes a time (UTC as "Z"), so a program can match the two."""
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+    # As the JSON API writes a time, so a program can match the two.
+    return None if moment is None else utc_iso(moment)

@@ -75,7 +75,7 @@ def _refusals(
 ) -> list[Refused]:
     """Everything wrong with the change, the answer's status first; none when it may go
     ahead. Both passwords are judged at once, so one correction is enough (a11y probe)."""
-    if not viewer.login.startswith("session:"):
+    if not viewer.by_session:
         # A token acts as its user, but is not them: it cannot take the account over.
         return [Refused("current_password", NOT_WITH_A_TOKEN, 403)]
     wrong = _current_password_refused(request, services, session, viewer, current)
